@@ -1,0 +1,1 @@
+//! ShinyDB's embedded storage and query engine.
