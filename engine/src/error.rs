@@ -1,0 +1,100 @@
+//! The engine's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system I/O error, with what the engine was doing.
+    #[error("I/O error while {context}: {source}")]
+    Io {
+        /// What the engine was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is damaged: a checksum, length or structure check failed.
+    #[error("corruption in {path}: {detail}")]
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// What was wrong, and where.
+        detail: String,
+    },
+    /// A file was written by an unknown format version or is not a ShinyDB file.
+    #[error("unsupported file {path}: {detail}")]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// The engine hit a write or sync failure earlier and refuses writes until reopened.
+    #[error("the engine has failed and refuses writes until it is reopened: {0}")]
+    Failed(String),
+    /// A name does not match `^[A-Za-z_][A-Za-z0-9_]{0,63}$` or is reserved.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A space, store, index or document does not exist.
+    #[error("{kind} {name} not found")]
+    NotFound {
+        /// What kind of object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A space, store, index or document `_id` exists already.
+    #[error("{kind} {name} already exists")]
+    AlreadyExists {
+        /// What kind of object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A unique index refused a write.
+    #[error("unique index {index} already holds the key {key} (document _id {existing_id})")]
+    UniqueViolation {
+        /// The index's name.
+        index: String,
+        /// The duplicated key, as relaxed extended JSON.
+        key: String,
+        /// The `_id` of the document already holding it.
+        existing_id: String,
+    },
+    /// A request was well-formed but not allowed in the current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A document or argument is not acceptable.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A size limit was exceeded.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with a description of what was being done.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A corruption error for `path`.
+    pub(crate) fn corruption(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            detail: detail.into(),
+        }
+    }
+}

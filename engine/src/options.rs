@@ -1,0 +1,64 @@
+//! How an engine is opened: durability, memory budgets, compression and garbage collection.
+
+use std::time::Duration;
+
+/// When an acknowledged write reaches stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `fdatasync` before acknowledging; concurrent writers share one sync (group commit).
+    /// An acknowledged write survives `kill -9` and power loss.
+    Sync,
+    /// Writes reach the operating system before they are acknowledged and are synced in the
+    /// background at this interval. Survives `kill -9`; power loss can lose up to one interval.
+    Interval(Duration),
+    /// Writes reach the operating system before they are acknowledged and are never synced by
+    /// the engine (only at checkpoints). Survives `kill -9`; power loss can lose anything not
+    /// yet checkpointed.
+    None,
+}
+
+/// Options for [`crate::Db::open`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Durability of acknowledged writes.
+    pub sync: SyncMode,
+    /// Bytes of writes held in one memtable before it is frozen and flushed to the B+tree.
+    pub memtable_bytes: usize,
+    /// How many frozen memtables may wait for their flush before writers are held back.
+    pub max_frozen_memtables: usize,
+    /// Bytes of B+tree pages kept in the page cache.
+    pub cache_bytes: u64,
+    /// Documents whose stored size exceeds this many bytes go to the value log; smaller ones
+    /// stay inline in B+tree leaves.
+    pub value_log_threshold: usize,
+    /// Stored bodies larger than this many bytes are compressed with zstd.
+    pub compression_threshold: usize,
+    /// The zstd level (1 fast … 19 small).
+    pub compression_level: i32,
+    /// A write-ahead-log segment is closed and a new one started past this size.
+    pub wal_segment_bytes: u64,
+    /// A value-log segment is closed and a new one started past this size.
+    pub vlog_segment_bytes: u64,
+    /// Garbage collection runs in the background at this interval (`None`: only on request).
+    pub gc_interval: Option<Duration>,
+    /// A value-log segment is rewritten once this fraction of it is garbage.
+    pub gc_dead_ratio: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sync: SyncMode::Sync,
+            memtable_bytes: 64 << 20,
+            max_frozen_memtables: 2,
+            cache_bytes: 256 << 20,
+            value_log_threshold: 2048,
+            compression_threshold: 4096,
+            compression_level: 3,
+            wal_segment_bytes: 64 << 20,
+            vlog_segment_bytes: 256 << 20,
+            gc_interval: Some(Duration::from_secs(30)),
+            gc_dead_ratio: 0.5,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The write-ahead log: every committed batch is appended here before it is acknowledged.
+//!
+//! Writers append under the engine's write lock (one `write` call per batch), then wait for a
+//! sync that covers their record. The first waiter that finds no sync in progress becomes the
+//! leader: it syncs once for every record written so far and wakes the others (group commit).
+//! Segments are closed past a size and deleted once a checkpoint covers every record in them.
+
+mod record;
+mod replay;
+
+pub(crate) use replay::{ReplayOutcome, read_records, replay};
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::{
+    error::{Error, Result},
+    kv::{KvOp, Seq},
+};
+
+/// The file name of the segment whose first record is `first_seq`.
+pub(crate) fn segment_name(first_seq: Seq) -> String {
+    format!("wal-{first_seq:020}.log")
+}
+
+/// Every WAL segment in `dir`, as (first sequence number, path), oldest first.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(Seq, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(num) = name.strip_prefix("wal-").and_then(|n| n.strip_suffix(".log")) {
+            if let Ok(seq) = num.parse::<Seq>() {
+                out.push((seq, entry.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Syncs a directory so that file creations and deletions in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("syncing directory {}", dir.display()), e))
+}
+
+struct Segment {
+    file: Arc<File>,
+    path: PathBuf,
+    bytes: u64,
+}
+
+struct SyncState {
+    syncing: bool,
+    synced: Seq,
+    error: Option<String>,
+}
+
+/// The appending side of the WAL.
+pub(crate) struct Wal {
+    dir: PathBuf,
+    segment_limit: u64,
+    current: Mutex<Segment>,
+    written: AtomicU64,
+    sync: Mutex<SyncState>,
+    synced_cond: Condvar,
+    syncs: AtomicU64,
+    synced_records: AtomicU64,
+    buf: Mutex<Vec<u8>>,
+}
+
+impl Wal {
+    /// Starts a new segment after `last_seq` (the last record already in the log).
+    pub fn create(dir: &Path, last_seq: Seq, segment_limit: u64) -> Result<Wal> {
+        let segment = new_segment(dir, last_seq + 1)?;
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            segment_limit,
+            current: Mutex::new(segment),
+            written: AtomicU64::new(last_seq),
+            sync: Mutex::new(SyncState {
+                syncing: false,
+                synced: last_seq,
+                error: None,
+            }),
+            synced_cond: Condvar::new(),
+            syncs: AtomicU64::new(0),
+            synced_records: AtomicU64::new(0),
+            buf: Mutex::new(Vec::with_capacity(1 << 16)),
+        })
+    }
+
+    /// Appends the record `seq` to the OS. Callers hold the engine's write lock, so records are
+    /// appended in sequence order.
+    pub fn append(&self, seq: Seq, ops: &[KvOp]) -> Result<()> {
+        let mut buf = self.buf.lock();
+        buf.clear();
+        record::encode_record(seq, ops, &mut buf);
+        let mut seg = self.current.lock();
+        if seg.bytes > self.segment_limit {
+            // Close the full segment: sync it, so a leader that syncs only the newest segment
+            // still covers every record.
+            seg.file
+                .sync_data()
+                .map_err(|e| Error::io(format!("syncing {}", seg.path.display()), e))?;
+            *seg = new_segment(&self.dir, seq)?;
+        }
+        (&*seg.file)
+            .write_all(&buf)
+            .map_err(|e| Error::io(format!("appending to {}", seg.path.display()), e))?;
+        seg.bytes += buf.len() as u64;
+        self.written.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Returns once every record up to `seq` is on stable storage, syncing if no one else is.
+    pub fn wait_durable(&self, seq: Seq) -> Result<()> {
+        let mut st = self.sync.lock();
+        loop {
+            if st.synced >= seq {
+                return Ok(());
+            }
+            if let Some(e) = &st.error {
+                return Err(Error::Failed(e.clone()));
+            }
+            if st.syncing {
+                self.synced_cond.wait(&mut st);
+                continue;
+            }
+            st.syncing = true;
+            let from = st.synced;
+            // Read `written` before taking the file: a rotation in between already synced the
+            // older segment.
+            let target = self.written.load(Ordering::Acquire);
+            let (file, path) = {
+                let seg = self.current.lock();
+                (Arc::clone(&seg.file), seg.path.clone())
+            };
+            drop(st);
+            let result = file.sync_data();
+            st = self.sync.lock();
+            st.syncing = false;
+            match result {
+                Ok(()) => {
+                    st.synced = st.synced.max(target);
+                    self.syncs.fetch_add(1, Ordering::Relaxed);
+                    self.synced_records.fetch_add(target.saturating_sub(from), Ordering::Relaxed);
+                }
+                Err(e) => {
+                    st.error = Some(format!("fdatasync of {} failed: {e}", path.display()));
+                }
+            }
+            self.synced_cond.notify_all();
+        }
+    }
+
+    /// Syncs everything written so far (used by the interval syncer and at shutdown).
+    pub fn sync_all_written(&self) -> Result<()> {
+        self.wait_durable(self.written.load(Ordering::Acquire))
+    }
+
+    /// The last sequence number appended.
+    pub fn written(&self) -> Seq {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// (number of syncs, records they covered): the average group size is their ratio.
+    pub fn sync_stats(&self) -> (u64, u64) {
+        (self.syncs.load(Ordering::Relaxed), self.synced_records.load(Ordering::Relaxed))
+    }
+
+    /// Deletes segments all of whose records are at or below `checkpoint`.
+    pub fn remove_covered(&self, checkpoint: Seq) -> Result<usize> {
+        let current = self.current.lock().path.clone();
+        let segments = list_segments(&self.dir)?;
+        let mut removed = 0;
+        for pair in segments.windows(2) {
+            let (_, path) = &pair[0];
+            let (next_first, _) = pair[1];
+            if next_first <= checkpoint + 1 && *path != current {
+                fs::remove_file(path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+}
+
+fn new_segment(dir: &Path, first_seq: Seq) -> Result<Segment> {
+    let path = dir.join(segment_name(first_seq));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    file.write_all(&record::encode_header(first_seq))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    sync_dir(dir)?;
+    Ok(Segment {
+        file: Arc::new(file),
+        path,
+        bytes: record::HEADER_LEN as u64,
+    })
+}
