@@ -13,7 +13,7 @@ use std::{collections::HashSet, ops::Bound, sync::Arc};
 
 use bytes::Bytes;
 
-pub(crate) use page::{MAX_ENTRY, PAGE_SIZE, PageId};
+pub(crate) use page::{PAGE_SIZE, PageId};
 pub(crate) use pager::{Meta, Pager};
 pub(crate) use writer::TreeWriter;
 
@@ -37,10 +37,6 @@ impl TreeVersion {
         self.meta
     }
 
-    /// The pager it reads through.
-    pub fn pager(&self) -> &Arc<Pager> {
-        &self.pager
-    }
 
     /// The value stored at `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {

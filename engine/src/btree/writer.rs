@@ -238,10 +238,6 @@ impl<'a> TreeWriter<'a> {
         Ok(())
     }
 
-    /// Whether the transaction changed anything.
-    pub fn is_dirty(&self) -> bool {
-        !self.new_pages.is_empty() || !self.released.is_empty()
-    }
 
     /// Writes the new pages and the meta; returns the new committed state.
     pub fn commit(self, checkpoint: Seq) -> Result<Meta> {

@@ -9,7 +9,8 @@
 //! | `0x01` | catalog: `'n'` next id, `'s'` space name, `'t'` space `0x00` store, `'d'` dropped store id | BSON / u32 |
 //! | `0x02` | document: store id (u32 BE) + [`encode`]d `_id` | the stored document |
 //! | `0x03` | index entry: index id (u32 BE) + encoded field values + encoded `_id` | encoded `_id` |
-//! | `0x04` | value-log segment statistics: segment number (u32 BE) | live and dead bytes |
+//! | `0x04` | value-log segment statistics: segment number (u32 BE) | total and dead bytes |
+//! | `0x05` | document count of a store: store id (u32 BE) | u64 BE |
 
 pub mod encode;
 
@@ -23,6 +24,23 @@ pub(crate) const DOC: u8 = 0x02;
 pub(crate) const INDEX: u8 = 0x03;
 /// Prefix of value-log statistics keys.
 pub(crate) const VLOG_STATS: u8 = 0x04;
+
+/// Prefix of per-store document counts.
+pub(crate) const COUNT: u8 = 0x05;
+
+/// The key holding a store's document count.
+pub(crate) fn count_key(store_id: u32) -> Vec<u8> {
+    let mut k = vec![COUNT];
+    k.extend_from_slice(&store_id.to_be_bytes());
+    k
+}
+
+/// The key holding a value-log segment's statistics.
+pub(crate) fn vlog_stats_key(segment: u32) -> Vec<u8> {
+    let mut k = vec![VLOG_STATS];
+    k.extend_from_slice(&segment.to_be_bytes());
+    k
+}
 
 /// The largest encoded key the engine accepts (documents' `_id` plus index values).
 pub const MAX_KEY_BYTES: usize = 1024;

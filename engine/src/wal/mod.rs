@@ -172,10 +172,6 @@ impl Wal {
         self.wait_durable(self.written.load(Ordering::Acquire))
     }
 
-    /// The last sequence number appended.
-    pub fn written(&self) -> Seq {
-        self.written.load(Ordering::Acquire)
-    }
 
     /// (number of syncs, records they covered): the average group size is their ratio.
     pub fn sync_stats(&self) -> (u64, u64) {

@@ -1,0 +1,488 @@
+//! The engine handle: opening, the commit path, snapshots and the background workers.
+//!
+//! Writes: a batch is prepared and committed under one write lock (the WAL append and the
+//! memtable insert happen there, in sequence order), then the writer waits outside the lock for
+//! a group-commit sync. A batch becomes visible to readers only once it is durable, so readers
+//! never see a write that a crash could take back.
+//!
+//! Reads: a [`Snapshot`] is the visible sequence number plus an immutable [`ReadState`]
+//! (catalog, memtables, tree version). Taking one is two atomic loads; readers never wait.
+
+mod catalog;
+mod iter;
+mod maintenance;
+mod snapshot;
+mod stats;
+mod stored;
+mod write;
+
+use std::{
+    collections::BTreeMap,
+    fs::{self, File},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use tracing::{error, info};
+
+pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
+pub use snapshot::{DocIter, IndexBound, Snapshot};
+pub use stats::Stats;
+pub use write::{Update, Write, WriteResult};
+
+use crate::{
+    btree::{Pager, TreeVersion},
+    error::{Error, Result},
+    keys,
+    kv::{KvOp, Seq},
+    memtable::Memtable,
+    options::{Options, SyncMode},
+    vlog::ValueLog,
+    wal::{self, Wal},
+};
+use catalog::Catalog;
+
+/// What readers see: everything needed to read one consistent state.
+pub(crate) struct ReadState {
+    pub catalog: Arc<Catalog>,
+    pub active: Arc<Memtable>,
+    /// Frozen memtables waiting for their flush, newest first.
+    pub frozen: Vec<Arc<Memtable>>,
+    pub tree: Arc<TreeVersion>,
+}
+
+impl ReadState {
+    /// Every memtable, newest first.
+    pub fn memtables(&self) -> impl Iterator<Item = &Arc<Memtable>> {
+        std::iter::once(&self.active).chain(self.frozen.iter())
+    }
+}
+
+/// State only the writer holding the write lock touches.
+pub(crate) struct WriteState {
+    /// The last sequence number assigned.
+    pub seq: Seq,
+}
+
+/// Value-log bookkeeping, guarded with the tree: only flushes and GC change either.
+pub(crate) struct TreeState {
+    /// Per segment: (total bytes written, bytes no longer referenced).
+    pub vlog_stats: BTreeMap<u32, (u64, u64)>,
+    /// Segments to delete once no reader holds a tree older than the generation.
+    pub pending_removals: Vec<(u64, u32)>,
+}
+
+struct Background {
+    flush_wanted: bool,
+    shutdown: bool,
+}
+
+/// Everything the handle and the background threads share.
+pub(crate) struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    wal: Wal,
+    pager: Arc<Pager>,
+    vlog: Arc<ValueLog>,
+    write: Mutex<WriteState>,
+    read: ArcSwap<ReadState>,
+    visible: AtomicU64,
+    tree: Mutex<TreeState>,
+    failure: Mutex<Option<String>>,
+    failed: AtomicBool,
+    bg: Mutex<Background>,
+    bg_cond: Condvar,
+    stall: Mutex<()>,
+    stall_cond: Condvar,
+    counters: stats::Counters,
+    _lock: File,
+}
+
+/// An open ShinyDB engine. Cheap to share: clone the `Arc` it lives in.
+pub struct Db {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Db {
+    /// Opens (or creates) the engine in directory `dir`, recovering from the WAL.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let dir = dir.as_ref().to_path_buf();
+        let started = Instant::now();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        lock.try_lock().map_err(|_| {
+            Error::FailedPrecondition(format!("{} is already open in another process", dir.display()))
+        })?;
+
+        let (pager, meta) = Pager::open(&dir.join("data.db"), opts.cache_bytes)?;
+        let tree = TreeVersion::new(Arc::clone(&pager), meta);
+        pager.set_free_from_reachable(&tree.reachable_pages()?);
+        let vlog = Arc::new(ValueLog::open(&dir, opts.vlog_segment_bytes, opts.compression_level)?);
+
+        // Value-log statistics live in the tree; a segment without them holds nothing committed.
+        let mut vlog_stats = BTreeMap::new();
+        let stats_lo = vec![keys::VLOG_STATS];
+        let stats_hi = vec![keys::VLOG_STATS + 1];
+        for (k, v) in tree.range(
+            std::ops::Bound::Included(&stats_lo),
+            std::ops::Bound::Excluded(&stats_hi),
+            false,
+            usize::MAX,
+        )? {
+            let seg = k.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
+            let vals = (v.len() == 16).then(|| {
+                let mut t = [0u8; 8];
+                let mut d = [0u8; 8];
+                t.copy_from_slice(&v[..8]);
+                d.copy_from_slice(&v[8..]);
+                (u64::from_le_bytes(t), u64::from_le_bytes(d))
+            });
+            match (seg, vals) {
+                (Some(s), Some(st)) => {
+                    vlog_stats.insert(s, st);
+                }
+                _ => return Err(Error::corruption(pager.path(), "malformed value-log statistics")),
+            }
+        }
+        for seg in crate::vlog::list_segments(&dir)? {
+            if seg != vlog.active_segment() && !vlog_stats.contains_key(&seg) {
+                vlog.remove(seg)?;
+            }
+        }
+
+        // Replay the WAL into a memtable, flushing as it fills so memory stays bounded.
+        let inner_dir = dir.clone();
+        let mut memtable = Arc::new(Memtable::default());
+        let mut tree = tree;
+        let mut state = TreeState {
+            vlog_stats,
+            pending_removals: Vec::new(),
+        };
+        let outcome = wal::replay(&dir, meta.checkpoint, |seq, ops| {
+            memtable.insert(seq, &ops);
+            if memtable.bytes() >= opts.memtable_bytes {
+                let mut c = stored::Compression::default();
+                tree = maintenance::flush_memtable(&pager, &vlog, &opts, &mut state, &tree, &memtable, &mut c)?;
+                memtable = Arc::new(Memtable::default());
+            }
+            Ok(())
+        })?;
+        let wal = Wal::create(&dir, outcome.last_seq, opts.wal_segment_bytes)?;
+        wal.remove_covered(tree.meta().checkpoint)?;
+
+        let read = ReadState {
+            catalog: Arc::new(Catalog::default()),
+            active: memtable,
+            frozen: Vec::new(),
+            tree,
+        };
+        let catalog = snapshot::load_catalog(&read, &vlog)?;
+        let read = ReadState {
+            catalog: Arc::new(catalog),
+            ..read
+        };
+        let inner = Arc::new(Inner {
+            dir: inner_dir,
+            wal,
+            pager,
+            vlog,
+            write: Mutex::new(WriteState { seq: outcome.last_seq }),
+            read: ArcSwap::from_pointee(read),
+            visible: AtomicU64::new(outcome.last_seq),
+            tree: Mutex::new(state),
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            bg: Mutex::new(Background {
+                flush_wanted: false,
+                shutdown: false,
+            }),
+            bg_cond: Condvar::new(),
+            stall: Mutex::new(()),
+            stall_cond: Condvar::new(),
+            counters: stats::Counters::default(),
+            opts,
+            _lock: lock,
+        });
+        info!(
+            dir = %inner.dir.display(),
+            replayed = outcome.applied,
+            truncated_bytes = outcome.truncated_bytes,
+            last_seq = outcome.last_seq,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "engine opened"
+        );
+        let db = Db {
+            threads: Mutex::new(Vec::new()),
+            inner,
+        };
+        db.start_background()?;
+        Ok(db)
+    }
+
+    fn start_background(&self) -> Result<()> {
+        let mut threads = self.threads.lock();
+        let inner = Arc::clone(&self.inner);
+        threads.push(spawn("shinydb-flush", move || inner.flush_loop())?);
+        if let Some(every) = self.inner.opts.gc_interval {
+            let inner = Arc::clone(&self.inner);
+            threads.push(spawn("shinydb-gc", move || inner.periodic(every, Inner::gc_tick))?);
+        }
+        if let SyncMode::Interval(every) = self.inner.opts.sync {
+            let inner = Arc::clone(&self.inner);
+            threads.push(spawn("shinydb-sync", move || {
+                inner.periodic(every, |i| {
+                    if let Err(e) = i.wal.sync_all_written() {
+                        i.fail(&e);
+                    }
+                })
+            })?);
+        }
+        Ok(())
+    }
+
+    /// A consistent read-only view of the current state.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshot()
+    }
+
+    /// Flushes every memtable into the B+tree (a checkpoint), so the WAL can be trimmed.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.inner.check_failed()?;
+        {
+            let _w = self.inner.write.lock();
+            self.inner.rotate_memtable();
+        }
+        self.inner.flush_all()
+    }
+
+    /// Runs garbage collection now: purges dropped stores and rewrites value-log segments that
+    /// are mostly garbage. Returns the bytes reclaimed.
+    pub fn gc(&self) -> Result<u64> {
+        self.inner.check_failed()?;
+        self.inner.purge_dropped()?;
+        self.inner.collect_vlog()
+    }
+
+    /// Counters and sizes, for metrics.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// The directory the engine lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Stops the background workers, checkpoints, and syncs everything.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        {
+            let mut bg = self.inner.bg.lock();
+            bg.shutdown = true;
+            self.inner.bg_cond.notify_all();
+        }
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        if self.inner.failed.load(Ordering::Acquire) {
+            return self.inner.check_failed();
+        }
+        self.inner.wal.sync_all_written()?;
+        {
+            let _w = self.inner.write.lock();
+            self.inner.rotate_memtable();
+        }
+        self.inner.flush_all()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            error!(error = %e, "closing the engine failed");
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(|e| Error::io(format!("starting thread {name}"), e))
+}
+
+impl Inner {
+    pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
+        // Load the sequence number first: the state loaded after it holds every batch up to it.
+        let seq = self.visible.load(Ordering::Acquire);
+        let state = self.read.load_full();
+        Snapshot::new(Arc::clone(self), state, seq)
+    }
+
+    /// A view of the newest state including batches not yet durable: for writers holding the
+    /// write lock (index maintenance, uniqueness checks).
+    pub(crate) fn latest(self: &Arc<Self>, _w: &MutexGuard<'_, WriteState>) -> Snapshot {
+        Snapshot::new(Arc::clone(self), self.read.load_full(), Seq::MAX)
+    }
+
+    pub(crate) fn check_failed(&self) -> Result<()> {
+        if self.failed.load(Ordering::Acquire) {
+            let why = self.failure.lock().clone().unwrap_or_default();
+            return Err(Error::Failed(why));
+        }
+        Ok(())
+    }
+
+    /// Puts the engine into the failed state: it refuses writes until reopened.
+    pub(crate) fn fail(&self, e: &Error) {
+        let mut f = self.failure.lock();
+        if f.is_none() {
+            error!(error = %e, "the engine failed and now refuses writes");
+            *f = Some(e.to_string());
+        }
+        self.failed.store(true, Ordering::Release);
+        self.stall_cond.notify_all();
+    }
+
+    /// Holds writers back while too many memtables wait for their flush.
+    pub(crate) fn wait_for_room(&self) -> Result<()> {
+        loop {
+            self.check_failed()?;
+            if self.read.load().frozen.len() <= self.opts.max_frozen_memtables {
+                return Ok(());
+            }
+            let mut g = self.stall.lock();
+            self.stall_cond.wait_for(&mut g, Duration::from_millis(10));
+        }
+    }
+
+    /// Appends `ops` as the next batch under the write lock. The batch is not yet durable.
+    pub(crate) fn append_locked(&self, w: &mut MutexGuard<'_, WriteState>, ops: &[KvOp]) -> Result<Seq> {
+        self.check_failed()?;
+        let seq = w.seq + 1;
+        if let Err(e) = self.wal.append(seq, ops) {
+            self.fail(&e);
+            return Err(e);
+        }
+        let state = self.read.load();
+        state.active.insert(seq, ops);
+        w.seq = seq;
+        if self.opts.sync != SyncMode::Sync {
+            self.visible.fetch_max(seq, Ordering::AcqRel);
+        }
+        if state.active.bytes() >= self.opts.memtable_bytes {
+            drop(state);
+            self.rotate_memtable();
+        }
+        Ok(seq)
+    }
+
+    /// Waits until batch `seq` is durable (in `Sync` mode), then makes it visible.
+    pub(crate) fn finish(&self, seq: Seq) -> Result<()> {
+        if self.opts.sync == SyncMode::Sync {
+            if let Err(e) = self.wal.wait_durable(seq) {
+                self.fail(&e);
+                return Err(e);
+            }
+        }
+        self.visible.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Commits a catalog change: durable and visible, with the new catalog published, before the
+    /// write lock is released.
+    pub(crate) fn commit_catalog(&self, w: &mut MutexGuard<'_, WriteState>, ops: &[KvOp], catalog: Catalog) -> Result<Seq> {
+        let seq = self.append_locked(w, ops)?;
+        self.finish(seq)?;
+        let cur = self.read.load();
+        self.read.store(Arc::new(ReadState {
+            catalog: Arc::new(catalog),
+            active: Arc::clone(&cur.active),
+            frozen: cur.frozen.clone(),
+            tree: Arc::clone(&cur.tree),
+        }));
+        Ok(seq)
+    }
+
+    /// Freezes the active memtable (callers hold the write lock) and wakes the flusher.
+    pub(crate) fn rotate_memtable(&self) {
+        let cur = self.read.load();
+        if cur.active.is_empty() {
+            return;
+        }
+        let mut frozen = Vec::with_capacity(cur.frozen.len() + 1);
+        frozen.push(Arc::clone(&cur.active));
+        frozen.extend(cur.frozen.iter().cloned());
+        self.read.store(Arc::new(ReadState {
+            catalog: Arc::clone(&cur.catalog),
+            active: Arc::new(Memtable::default()),
+            frozen,
+            tree: Arc::clone(&cur.tree),
+        }));
+        let mut bg = self.bg.lock();
+        bg.flush_wanted = true;
+        self.bg_cond.notify_all();
+    }
+
+    fn flush_loop(self: Arc<Self>) {
+        loop {
+            {
+                let mut bg = self.bg.lock();
+                if !bg.flush_wanted && !bg.shutdown {
+                    self.bg_cond.wait_for(&mut bg, Duration::from_millis(500));
+                }
+                if bg.shutdown {
+                    return;
+                }
+                bg.flush_wanted = false;
+            }
+            if self.failed.load(Ordering::Acquire) {
+                continue;
+            }
+            if let Err(e) = self.flush_all().and_then(|()| self.purge_dropped()) {
+                self.fail(&e);
+            }
+        }
+    }
+
+    fn periodic(self: Arc<Self>, every: Duration, f: impl Fn(&Arc<Inner>)) {
+        loop {
+            {
+                let mut bg = self.bg.lock();
+                if !bg.shutdown {
+                    self.bg_cond.wait_for(&mut bg, every);
+                }
+                if bg.shutdown {
+                    return;
+                }
+            }
+            if !self.failed.load(Ordering::Acquire) {
+                f(&self);
+            }
+        }
+    }
+
+    fn gc_tick(self: &Arc<Self>) {
+        if let Err(e) = self.collect_vlog() {
+            self.fail(&e);
+        }
+    }
+
+}
