@@ -10,6 +10,9 @@ mod options;
 mod vlog;
 mod wal;
 
-pub use db::{Db, DocIter, IndexBound, IndexInfo, Snapshot, SpaceInfo, Stats, StoreInfo, Update, Write, WriteResult};
+pub use db::{
+    Db, DocIter, IndexBound, IndexInfo, Snapshot, SpaceInfo, Stats, StoreInfo, Update, Write,
+    WriteResult,
+};
 pub use error::{Error, Result};
 pub use options::{Options, SyncMode};

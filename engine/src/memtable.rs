@@ -25,7 +25,9 @@ struct VersionedKey {
 
 impl Ord for VersionedKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key).then_with(|| other.seq.cmp(&self.seq))
+        self.key
+            .cmp(&other.key)
+            .then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -92,7 +94,10 @@ impl Memtable {
 
     /// The newest version of `key` at or below `seq`.
     pub fn get(&self, key: &[u8], seq: Seq) -> Lookup {
-        let probe = VersionedKey { key: key.to_vec(), seq };
+        let probe = VersionedKey {
+            key: key.to_vec(),
+            seq,
+        };
         match self.map.lower_bound(Bound::Included(&probe)) {
             Some(e) if e.key().key == key => match e.value() {
                 Some(v) => Lookup::Value(v.clone()),
@@ -104,7 +109,14 @@ impl Memtable {
 
     /// Up to `limit` keys between `lo` and `hi` with their newest version at or below `seq`,
     /// in ascending key order, or descending from `hi` when `reverse`.
-    pub fn range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, seq: Seq, limit: usize) -> Vec<Entry> {
+    pub fn range(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        reverse: bool,
+        seq: Seq,
+        limit: usize,
+    ) -> Vec<Entry> {
         let mut out: Vec<Entry> = Vec::new();
         let range = (to_versioned_lower(lo), to_versioned_upper(hi));
         if reverse {
@@ -165,16 +177,28 @@ impl Memtable {
 // An upper bound `Excluded(k)` stops before k's newest version; `Included(k)` after its oldest.
 fn to_versioned_lower(b: Bound<&[u8]>) -> Bound<VersionedKey> {
     match b {
-        Bound::Included(k) => Bound::Included(VersionedKey { key: k.to_vec(), seq: Seq::MAX }),
-        Bound::Excluded(k) => Bound::Excluded(VersionedKey { key: k.to_vec(), seq: 0 }),
+        Bound::Included(k) => Bound::Included(VersionedKey {
+            key: k.to_vec(),
+            seq: Seq::MAX,
+        }),
+        Bound::Excluded(k) => Bound::Excluded(VersionedKey {
+            key: k.to_vec(),
+            seq: 0,
+        }),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
 
 fn to_versioned_upper(b: Bound<&[u8]>) -> Bound<VersionedKey> {
     match b {
-        Bound::Included(k) => Bound::Included(VersionedKey { key: k.to_vec(), seq: 0 }),
-        Bound::Excluded(k) => Bound::Excluded(VersionedKey { key: k.to_vec(), seq: Seq::MAX }),
+        Bound::Included(k) => Bound::Included(VersionedKey {
+            key: k.to_vec(),
+            seq: 0,
+        }),
+        Bound::Excluded(k) => Bound::Excluded(VersionedKey {
+            key: k.to_vec(),
+            seq: Seq::MAX,
+        }),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
@@ -198,9 +222,21 @@ mod tests {
         assert_eq!(m.get(b"c", 2), Lookup::Absent);
         assert_eq!(m.get(b"a", 0), Lookup::Absent);
         let fwd = m.range(Bound::Unbounded, Bound::Unbounded, false, 2, 10);
-        assert_eq!(fwd, vec![(b"a".to_vec(), Some(Bytes::from("2"))), (b"b".to_vec(), None)]);
+        assert_eq!(
+            fwd,
+            vec![
+                (b"a".to_vec(), Some(Bytes::from("2"))),
+                (b"b".to_vec(), None)
+            ]
+        );
         let rev = m.range(Bound::Unbounded, Bound::Unbounded, true, 1, 10);
-        assert_eq!(rev, vec![(b"b".to_vec(), Some(Bytes::from("1"))), (b"a".to_vec(), Some(Bytes::from("1")))]);
+        assert_eq!(
+            rev,
+            vec![
+                (b"b".to_vec(), Some(Bytes::from("1"))),
+                (b"a".to_vec(), Some(Bytes::from("1")))
+            ]
+        );
         let rev2 = m.range(Bound::Unbounded, Bound::Excluded(&b"b"[..]), true, 2, 10);
         assert_eq!(rev2, vec![(b"a".to_vec(), Some(Bytes::from("2")))]);
         let lim = m.range(Bound::Unbounded, Bound::Unbounded, true, 2, 1);

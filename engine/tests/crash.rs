@@ -41,7 +41,9 @@ enum State {
 /// The child: writes until killed, printing `try` before and `ack` after every write.
 #[test]
 fn crash_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let db = Arc::new(Db::open(&dir, options()).expect("child open"));
     let _ = db.create_space("c");
     let _ = db.create_store("c", "docs");
@@ -68,14 +70,19 @@ fn crash_child() {
                     if live.is_empty() || choice < 5 {
                         let id = base + n;
                         say(&out, format!("try {id} {value}"));
-                        db.insert("c", "docs", doc! {"_id": id, "v": value, "pad": pad}).expect("insert");
+                        db.insert("c", "docs", doc! {"_id": id, "v": value, "pad": pad})
+                            .expect("insert");
                         say(&out, format!("ack {id} {value}"));
                         live.push(id);
                     } else if choice < 8 {
                         let id = live[rng.random_range(0..live.len())];
                         say(&out, format!("try {id} {value}"));
-                        let set = vec![("v".to_string(), Bson::Int64(value)), ("pad".to_string(), Bson::String(pad))];
-                        db.update("c", "docs", Bson::Int64(id), Update { set, unset: vec![] }).expect("update");
+                        let set = vec![
+                            ("v".to_string(), Bson::Int64(value)),
+                            ("pad".to_string(), Bson::String(pad)),
+                        ];
+                        db.update("c", "docs", Bson::Int64(id), Update { set, unset: vec![] })
+                            .expect("update");
                         say(&out, format!("ack {id} {value}"));
                     } else {
                         let id = live.swap_remove(rng.random_range(0..live.len()));
@@ -105,7 +112,10 @@ fn parse(line: &str) -> Option<(&str, i64, State)> {
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
-    let rounds: usize = std::env::var("SHINYDB_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50);
+    let rounds: usize = std::env::var("SHINYDB_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(50);
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("test binary");
     let mut rng = StdRng::seed_from_u64(0x5eed);
@@ -124,7 +134,10 @@ fn acknowledged_writes_survive_sigkill() {
         let stdout = child.stdout.take().expect("stdout");
         let kill_after = Duration::from_millis(rng.random_range(5..150));
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>()
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
         });
         // Wait for the child to be ready, then let it write for a random while.
         std::thread::sleep(Duration::from_millis(30) + kill_after);
@@ -144,7 +157,8 @@ fn acknowledged_writes_survive_sigkill() {
             }
         }
 
-        let db = Db::open(dir.path(), options()).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let db = Db::open(dir.path(), options())
+            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let snap = db.snapshot();
         if snap.store("c", "docs").is_err() {
             continue; // killed before the store existed
@@ -157,28 +171,55 @@ fn acknowledged_writes_survive_sigkill() {
         for (id, (acked, in_flight)) in known.iter_mut() {
             let actual = on_disk.get(id).map_or(State::Absent, |v| State::Value(*v));
             let ok = actual == *acked || in_flight.as_ref() == Some(&actual);
-            assert!(ok, "round {round}: document {id} is {actual:?}; acknowledged {acked:?}, in flight {in_flight:?}");
+            assert!(
+                ok,
+                "round {round}: document {id} is {actual:?}; acknowledged {acked:?}, in flight {in_flight:?}"
+            );
             // Whatever survived is now the acknowledged state.
             *acked = actual;
             *in_flight = None;
         }
-        assert_eq!(snap.count("c", "docs").expect("count"), on_disk.len() as u64, "round {round}: count");
-        if snap.store("c", "docs").expect("store").indexes.iter().any(|i| i.ready) {
+        assert_eq!(
+            snap.count("c", "docs").expect("count"),
+            on_disk.len() as u64,
+            "round {round}: count"
+        );
+        if snap
+            .store("c", "docs")
+            .expect("store")
+            .indexes
+            .iter()
+            .any(|i| i.ready)
+        {
             let mut last = i64::MIN;
             let mut via_index = 0;
-            for d in snap.index_scan("c", "docs", "by_v", None, None, false).expect("index") {
+            for d in snap
+                .index_scan("c", "docs", "by_v", None, None, false)
+                .expect("index")
+            {
                 let d = d.expect("doc");
                 let v = d.get_i64("v").expect("v");
                 assert!(v >= last, "round {round}: index out of order");
-                assert_eq!(on_disk.get(&d.get_i64("_id").expect("id")), Some(&v), "round {round}: index entry disagrees");
+                assert_eq!(
+                    on_disk.get(&d.get_i64("_id").expect("id")),
+                    Some(&v),
+                    "round {round}: index entry disagrees"
+                );
                 last = v;
                 via_index += 1;
             }
-            assert_eq!(via_index, on_disk.len(), "round {round}: index holds every document once");
+            assert_eq!(
+                via_index,
+                on_disk.len(),
+                "round {round}: index holds every document once"
+            );
         }
         drop(snap);
         db.close().expect("close");
     }
-    eprintln!("{rounds} crash rounds, {acked_total} acknowledged writes checked in {:?}", started.elapsed());
+    eprintln!(
+        "{rounds} crash rounds, {acked_total} acknowledged writes checked in {:?}",
+        started.elapsed()
+    );
     assert!(acked_total > rounds, "the child made progress");
 }

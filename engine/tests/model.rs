@@ -115,7 +115,10 @@ fn check(db: &Db, model: &BTreeMap<i64, Document>, indexed: bool) -> Result<(), 
         .collect();
     prop_assert_eq!(rev, want.iter().rev().cloned().collect::<Vec<_>>());
     if indexed {
-        let mut expected: Vec<(Option<Bson>, i64)> = model.iter().map(|(id, d)| (d.get("v").cloned(), *id)).collect();
+        let mut expected: Vec<(Option<Bson>, i64)> = model
+            .iter()
+            .map(|(id, d)| (d.get("v").cloned(), *id))
+            .collect();
         expected.sort_by(|a, b| class_cmp(&a.0, &b.0).then(a.1.cmp(&b.1)));
         let got: Vec<i64> = snap
             .index_scan("s", "t", "by_v", None, None, false)
@@ -124,8 +127,14 @@ fn check(db: &Db, model: &BTreeMap<i64, Document>, indexed: bool) -> Result<(), 
             .collect();
         prop_assert_eq!(&got, &expected.iter().map(|e| e.1).collect::<Vec<_>>());
         // A numeric range: -3 <= v < 4.5, mixing int32, int64 and double bounds.
-        let lo = IndexBound { values: vec![Bson::Int64(-3)], inclusive: true };
-        let hi = IndexBound { values: vec![Bson::Double(4.5)], inclusive: false };
+        let lo = IndexBound {
+            values: vec![Bson::Int64(-3)],
+            inclusive: true,
+        };
+        let hi = IndexBound {
+            values: vec![Bson::Double(4.5)],
+            inclusive: false,
+        };
         let got: Vec<i64> = snap
             .index_scan("s", "t", "by_v", Some(&lo), Some(&hi), true)
             .expect("range")
@@ -140,7 +149,12 @@ fn check(db: &Db, model: &BTreeMap<i64, Document>, indexed: bool) -> Result<(), 
             };
             (-3.0..4.5).contains(&x)
         };
-        let want: Vec<i64> = expected.iter().rev().filter(|e| in_range(&e.0)).map(|e| e.1).collect();
+        let want: Vec<i64> = expected
+            .iter()
+            .rev()
+            .filter(|e| in_range(&e.0))
+            .map(|e| e.1)
+            .collect();
         prop_assert_eq!(got, want);
     }
     Ok(())

@@ -26,7 +26,8 @@ fn crash_image(n: i64, pad: usize) -> (tempfile::TempDir, tempfile::TempDir) {
     db.create_space("s").expect("space");
     db.create_store("s", "t").expect("store");
     for i in 0..n {
-        db.insert("s", "t", doc! {"_id": i, "pad": "z".repeat(pad)}).expect("insert");
+        db.insert("s", "t", doc! {"_id": i, "pad": "z".repeat(pad)})
+            .expect("insert");
     }
     let image = tempfile::tempdir().expect("tempdir");
     for entry in fs::read_dir(live.path()).expect("list") {
@@ -43,7 +44,11 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .expect("list")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
         .collect();
     v.sort();
     v
@@ -67,7 +72,12 @@ fn a_torn_wal_tail_is_truncated() {
     let wal = files(image.path(), "wal-").pop().expect("wal");
     let len = fs::metadata(&wal).expect("meta").len();
     // Cut the last record in half.
-    fs::OpenOptions::new().write(true).open(&wal).expect("open").set_len(len - 7).expect("truncate");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .expect("open")
+        .set_len(len - 7)
+        .expect("truncate");
     assert_eq!(count(image.path()), 19, "only the torn record is lost");
     // Reopening again is stable.
     assert_eq!(count(image.path()), 19);
@@ -109,7 +119,9 @@ fn an_unknown_wal_version_is_refused() {
     b[20..24].copy_from_slice(&crc.to_le_bytes());
     fs::write(&wal, b).expect("write");
     match Db::open(image.path(), options()) {
-        Err(Error::UnsupportedFormat { detail, .. }) => assert!(detail.contains("version 99"), "{detail}"),
+        Err(Error::UnsupportedFormat { detail, .. }) => {
+            assert!(detail.contains("version 99"), "{detail}")
+        }
         other => panic!("expected UnsupportedFormat, got {:?}", other.err()),
     }
 }
@@ -121,7 +133,8 @@ fn checkpointed(n: i64, pad: usize) -> tempfile::TempDir {
     db.create_space("s").expect("space");
     db.create_store("s", "t").expect("store");
     for i in 0..n {
-        db.insert("s", "t", doc! {"_id": i, "pad": "q".repeat(pad)}).expect("insert");
+        db.insert("s", "t", doc! {"_id": i, "pad": "q".repeat(pad)})
+            .expect("insert");
     }
     db.close().expect("close");
     dir
@@ -184,21 +197,32 @@ fn a_damaged_value_log_record_is_an_error() {
         .expect("a value-log segment with records");
     flip(&vlog, 100);
     let db = Db::open(dir.path(), options()).expect("open");
-    let errors: Vec<Error> = (0..5i64).filter_map(|i| db.get("s", "t", &Bson::Int64(i)).err()).collect();
+    let errors: Vec<Error> = (0..5i64)
+        .filter_map(|i| db.get("s", "t", &Bson::Int64(i)).err())
+        .collect();
     assert!(!errors.is_empty(), "a damaged record was read as valid");
-    assert!(errors.iter().all(|e| matches!(e, Error::Corruption { .. })), "{errors:?}");
+    assert!(
+        errors.iter().all(|e| matches!(e, Error::Corruption { .. })),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn garbage_instead_of_a_data_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("data.db"), vec![7u8; 3 * 8192]).expect("write");
-    assert!(matches!(Db::open(dir.path(), options()), Err(Error::Corruption { .. })));
+    assert!(matches!(
+        Db::open(dir.path(), options()),
+        Err(Error::Corruption { .. })
+    ));
 }
 
 #[test]
 fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _db = Db::open(dir.path(), options()).expect("open");
-    assert!(matches!(Db::open(dir.path(), options()), Err(Error::FailedPrecondition(_))));
+    assert!(matches!(
+        Db::open(dir.path(), options()),
+        Err(Error::FailedPrecondition(_))
+    ));
 }

@@ -37,7 +37,6 @@ impl TreeVersion {
         self.meta
     }
 
-
     /// The value stored at `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         let mut id = self.meta.root;
@@ -56,11 +55,20 @@ impl TreeVersion {
     }
 
     fn too_deep(&self) -> Error {
-        Error::corruption(self.pager.path(), "the tree is deeper than 64 levels: a page cycle")
+        Error::corruption(
+            self.pager.path(),
+            "the tree is deeper than 64 levels: a page cycle",
+        )
     }
 
     /// Up to `limit` entries between `lo` and `hi`, ascending, or descending when `reverse`.
-    pub fn range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, limit: usize) -> Result<Vec<(Vec<u8>, Bytes)>> {
+    pub fn range(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Bytes)>> {
         let mut out = Vec::new();
         if self.meta.root != 0 && limit > 0 {
             self.collect(self.meta.root, lo, hi, reverse, limit, &mut out, 0)?;
@@ -99,7 +107,11 @@ impl TreeVersion {
             }
             let take = (end - start).min(limit.saturating_sub(out.len()));
             if reverse {
-                out.extend((end - take..end).rev().map(|i| (page.key(i).to_vec(), page.value(i))));
+                out.extend(
+                    (end - take..end)
+                        .rev()
+                        .map(|i| (page.key(i).to_vec(), page.value(i))),
+                );
             } else {
                 out.extend((start..start + take).map(|i| (page.key(i).to_vec(), page.value(i))));
             }
@@ -161,7 +173,10 @@ impl TreeVersion {
             }
             let page = self.pager.read(id)?;
             if page.is_leaf() {
-                return Err(Error::corruption(self.pager.path(), format!("leaf {id} above the leaf level")));
+                return Err(Error::corruption(
+                    self.pager.path(),
+                    format!("leaf {id} above the leaf level"),
+                ));
             }
             for c in 0..=page.len() {
                 stack.push((page.child_at(c), level + 1));

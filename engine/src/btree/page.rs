@@ -34,7 +34,10 @@ impl Page {
     /// Checks the checksum and structure of raw page bytes.
     pub fn parse(bytes: Bytes) -> Result<Page, String> {
         if bytes.len() != PAGE_SIZE {
-            return Err(format!("page is {} bytes, expected {PAGE_SIZE}", bytes.len()));
+            return Err(format!(
+                "page is {} bytes, expected {PAGE_SIZE}",
+                bytes.len()
+            ));
         }
         let crc = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         if crc != crc32fast::hash(&bytes[4..]) {
@@ -55,7 +58,11 @@ impl Page {
                 return Err(format!("entry {i} at offset {off} is out of bounds"));
             }
             let klen = page.u16_at(off);
-            let vlen = if page.is_leaf() { page.u16_at(off + 2) } else { 0 };
+            let vlen = if page.is_leaf() {
+                page.u16_at(off + 2)
+            } else {
+                0
+            };
             if off + fixed + klen + vlen > PAGE_SIZE {
                 return Err(format!("entry {i} overruns the page"));
             }
@@ -120,7 +127,11 @@ impl Page {
 
     /// Child number `c` of a branch, 0 being the leftmost (a branch has `len() + 1` children).
     pub fn child_at(&self, c: usize) -> PageId {
-        if c == 0 { self.first_child() } else { self.child(c - 1) }
+        if c == 0 {
+            self.first_child()
+        } else {
+            self.child(c - 1)
+        }
     }
 
     /// The first index `i` whose key is greater than `key` (for a leaf, where `key` would go).

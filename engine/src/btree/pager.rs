@@ -77,7 +77,9 @@ impl Meta {
         if version != FORMAT_VERSION {
             return Err(Error::UnsupportedFormat {
                 path: path.to_path_buf(),
-                detail: format!("data file format version {version}; this build reads version {FORMAT_VERSION}"),
+                detail: format!(
+                    "data file format version {version}; this build reads version {FORMAT_VERSION}"
+                ),
             });
         }
         let page_size = u32::from_le_bytes([b[12], b[13], b[14], b[15]]) as usize;
@@ -155,12 +157,18 @@ impl Pager {
                 }
             }
             let meta = best.ok_or_else(|| {
-                Error::corruption(path, "neither meta page is valid: not a ShinyDB data file, or damaged")
+                Error::corruption(
+                    path,
+                    "neither meta page is valid: not a ShinyDB data file, or damaged",
+                )
             })?;
             if meta.page_count * PAGE_SIZE as u64 > len {
                 return Err(Error::corruption(
                     path,
-                    format!("meta says {} pages but the file holds {} bytes", meta.page_count, len),
+                    format!(
+                        "meta says {} pages but the file holds {} bytes",
+                        meta.page_count, len
+                    ),
                 ));
             }
             meta
@@ -196,13 +204,19 @@ impl Pager {
         }
         self.cache_misses.fetch_add(1, Ordering::Relaxed);
         if id < FIRST_DATA_PAGE {
-            return Err(Error::corruption(&self.path, format!("a tree node points at meta page {id}")));
+            return Err(Error::corruption(
+                &self.path,
+                format!("a tree node points at meta page {id}"),
+            ));
         }
         let mut buf = vec![0u8; PAGE_SIZE];
         let n = read_up_to(&self.file, &mut buf, id * PAGE_SIZE as u64)
             .map_err(|e| Error::io(format!("reading page {id} of {}", self.path.display()), e))?;
         if n < PAGE_SIZE {
-            return Err(Error::corruption(&self.path, format!("page {id} lies past the end of the file")));
+            return Err(Error::corruption(
+                &self.path,
+                format!("page {id} lies past the end of the file"),
+            ));
         }
         let page = Page::parse(Bytes::from(buf))
             .map_err(|d| Error::corruption(&self.path, format!("page {id}: {d}")))?;
@@ -229,11 +243,18 @@ impl Pager {
 
     /// Writes new pages, syncs, then writes and syncs the meta for `meta.generation`.
     /// `released` are the pages the new generation no longer uses.
-    pub fn commit(&self, pages: &[(PageId, Page)], meta: Meta, released: Vec<PageId>) -> Result<()> {
+    pub fn commit(
+        &self,
+        pages: &[(PageId, Page)],
+        meta: Meta,
+        released: Vec<PageId>,
+    ) -> Result<()> {
         for (id, page) in pages {
             self.file
                 .write_all_at(page.bytes(), id * PAGE_SIZE as u64)
-                .map_err(|e| Error::io(format!("writing page {id} of {}", self.path.display()), e))?;
+                .map_err(|e| {
+                    Error::io(format!("writing page {id} of {}", self.path.display()), e)
+                })?;
         }
         self.file
             .sync_data()
@@ -242,8 +263,14 @@ impl Pager {
         self.file
             .write_all_at(&meta.encode(), slot * PAGE_SIZE as u64)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(format!("writing the meta page of {}", self.path.display()), e))?;
-        self.pages_written.fetch_add(pages.len() as u64, Ordering::Relaxed);
+            .map_err(|e| {
+                Error::io(
+                    format!("writing the meta page of {}", self.path.display()),
+                    e,
+                )
+            })?;
+        self.pages_written
+            .fetch_add(pages.len() as u64, Ordering::Relaxed);
         for (id, page) in pages {
             self.cache.insert(*id, page.clone());
         }

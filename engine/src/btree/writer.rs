@@ -54,8 +54,9 @@ impl<'a> TreeWriter<'a> {
 
     fn write(&mut self, bytes: Vec<u8>) -> Result<PageId> {
         let id = self.pager.allocate();
-        let page = Page::parse(Bytes::from(bytes))
-            .map_err(|d| Error::corruption(self.pager.path(), format!("built an invalid page: {d}")))?;
+        let page = Page::parse(Bytes::from(bytes)).map_err(|d| {
+            Error::corruption(self.pager.path(), format!("built an invalid page: {d}"))
+        })?;
         self.new_pages.insert(id, page);
         Ok(id)
     }
@@ -74,7 +75,10 @@ impl<'a> TreeWriter<'a> {
             }
             id = page.child_at(page.upper_bound(key));
         }
-        Err(Error::corruption(self.pager.path(), "the tree is deeper than 64 levels"))
+        Err(Error::corruption(
+            self.pager.path(),
+            "the tree is deeper than 64 levels",
+        ))
     }
 
     /// Applies `ops`, sorted by key with no key twice. `on_replaced` sees the old value of every
@@ -93,7 +97,11 @@ impl<'a> TreeWriter<'a> {
             }
         }
         let pieces = if self.root == 0 {
-            self.build_leaves(ops.iter().filter_map(|op| op.value.as_ref().map(|v| (&op.key[..], &v[..]))).collect())?
+            self.build_leaves(
+                ops.iter()
+                    .filter_map(|op| op.value.as_ref().map(|v| (&op.key[..], &v[..])))
+                    .collect(),
+            )?
         } else {
             self.apply_node(self.root, ops, on_replaced, 0)?
         };
@@ -110,7 +118,10 @@ impl<'a> TreeWriter<'a> {
         depth: usize,
     ) -> Result<Vec<Piece>> {
         if depth > 64 {
-            return Err(Error::corruption(self.pager.path(), "the tree is deeper than 64 levels"));
+            return Err(Error::corruption(
+                self.pager.path(),
+                "the tree is deeper than 64 levels",
+            ));
         }
         let page = self.read(id)?;
         if page.is_leaf() {
@@ -122,7 +133,9 @@ impl<'a> TreeWriter<'a> {
         for c in 0..=page.len() {
             let sep = (c > 0).then(|| page.key(c - 1).to_vec());
             let start = next_op;
-            while next_op < ops.len() && (c == page.len() || ops[next_op].key.as_slice() < page.key(c)) {
+            while next_op < ops.len()
+                && (c == page.len() || ops[next_op].key.as_slice() < page.key(c))
+            {
                 next_op += 1;
             }
             let child = page.child_at(c);
@@ -150,7 +163,8 @@ impl<'a> TreeWriter<'a> {
         let mut merged: Vec<(&[u8], &[u8])> = Vec::with_capacity(page.len() + ops.len());
         let (mut i, mut j) = (0, 0);
         while i < page.len() || j < ops.len() {
-            let take_page = j == ops.len() || (i < page.len() && page.key(i) < ops[j].key.as_slice());
+            let take_page =
+                j == ops.len() || (i < page.len() && page.key(i) < ops[j].key.as_slice());
             if take_page {
                 merged.push((page.key(i), &values[i]));
                 i += 1;
@@ -175,7 +189,10 @@ impl<'a> TreeWriter<'a> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let sizes: Vec<usize> = entries.iter().map(|(k, v)| page::leaf_entry_size(k, v)).collect();
+        let sizes: Vec<usize> = entries
+            .iter()
+            .map(|(k, v)| page::leaf_entry_size(k, v))
+            .collect();
         let mut pieces = Vec::new();
         let mut start = 0;
         for end in page::split_even(&sizes) {
@@ -237,7 +254,6 @@ impl<'a> TreeWriter<'a> {
         }
         Ok(())
     }
-
 
     /// Writes the new pages and the meta; returns the new committed state.
     pub fn commit(self, checkpoint: Seq) -> Result<Meta> {

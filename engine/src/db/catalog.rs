@@ -79,7 +79,9 @@ pub(crate) fn validate_name(name: &str, allow_reserved: bool) -> Result<()> {
     let mut chars = name.chars();
     match chars.next() {
         None => return bad("names may not be empty"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => return bad("names start with a letter or '_'"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return bad("names start with a letter or '_'");
+        }
         _ => {}
     }
     if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -130,19 +132,27 @@ impl Catalog {
             };
             match k.get(1) {
                 Some(b'n') => {
-                    let b: [u8; 4] = v.as_slice().try_into().map_err(|_| bad("next id is not 4 bytes".into()))?;
+                    let b: [u8; 4] = v
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| bad("next id is not 4 bytes".into()))?;
                     c.next_id = u32::from_be_bytes(b);
                 }
                 Some(b's') => {
-                    let s: SpaceInfo = bson::from_slice(&v).map_err(|e| bad(format!("space entry: {e}")))?;
+                    let s: SpaceInfo =
+                        bson::from_slice(&v).map_err(|e| bad(format!("space entry: {e}")))?;
                     c.spaces.insert(s.name.clone(), s);
                 }
                 Some(b't') => {
-                    let s: StoreInfo = bson::from_slice(&v).map_err(|e| bad(format!("store entry: {e}")))?;
+                    let s: StoreInfo =
+                        bson::from_slice(&v).map_err(|e| bad(format!("store entry: {e}")))?;
                     c.stores.insert((s.space.clone(), s.name.clone()), s);
                 }
                 Some(b'd') => {
-                    let b: [u8; 8] = v.as_slice().try_into().map_err(|_| bad("drop marker is not 8 bytes".into()))?;
+                    let b: [u8; 8] = v
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| bad("drop marker is not 8 bytes".into()))?;
                     c.dropped.push(Dropped {
                         prefix: k[2..].to_vec(),
                         seq: u64::from_be_bytes(b),
@@ -158,18 +168,23 @@ impl Catalog {
     pub fn allocate_id(&mut self) -> (u32, KvOp) {
         let id = self.next_id.max(1);
         self.next_id = id + 1;
-        (id, KvOp::put(NEXT_ID_KEY.to_vec(), self.next_id.to_be_bytes().to_vec()))
+        (
+            id,
+            KvOp::put(NEXT_ID_KEY.to_vec(), self.next_id.to_be_bytes().to_vec()),
+        )
     }
 
     /// The op that persists a store's entry.
     pub fn store_op(store: &StoreInfo) -> Result<KvOp> {
-        let v = bson::to_vec(store).map_err(|e| Error::InvalidArgument(format!("encoding store entry: {e}")))?;
+        let v = bson::to_vec(store)
+            .map_err(|e| Error::InvalidArgument(format!("encoding store entry: {e}")))?;
         Ok(KvOp::put(store_key(&store.space, &store.name), v))
     }
 
     /// The op that persists a space's entry.
     pub fn space_op(space: &SpaceInfo) -> Result<KvOp> {
-        let v = bson::to_vec(space).map_err(|e| Error::InvalidArgument(format!("encoding space entry: {e}")))?;
+        let v = bson::to_vec(space)
+            .map_err(|e| Error::InvalidArgument(format!("encoding space entry: {e}")))?;
         Ok(KvOp::put(space_key(&space.name), v))
     }
 

@@ -125,7 +125,9 @@ impl Iterator for MergeIter {
             // The smallest (or largest) head key; the first cursor holding it is the newest.
             let mut best: Option<usize> = None;
             for (i, c) in self.cursors.iter().enumerate() {
-                let Some((k, _)) = c.buf.front() else { continue };
+                let Some((k, _)) = c.buf.front() else {
+                    continue;
+                };
                 let better = match best.and_then(|b| self.cursors[b].buf.front()) {
                     None => true,
                     Some((bk, _)) => {

@@ -117,24 +117,39 @@ impl Inner {
         }));
     }
 
-    /// Flushes every frozen memtable, oldest first.
-    pub(crate) fn flush_all(&self) -> Result<()> {
+    /// Flushes frozen memtables, oldest first, until none holds a batch at or below `upto`.
+    pub(crate) fn flush_upto(&self, upto: Seq) -> Result<()> {
         loop {
             let mut ts = self.tree.lock();
             let cur = self.read.load_full();
             let Some(mem) = cur.frozen.last().cloned() else {
                 return Ok(());
             };
+            if cur.tree.meta().checkpoint >= upto {
+                return Ok(());
+            }
             if self.opts.sync == SyncMode::Sync {
                 self.wal.wait_durable(mem.max_seq())?;
             }
             let mut c = stored::Compression::default();
-            let tree = flush_memtable(&self.pager, &self.vlog, &self.opts, &mut ts, &cur.tree, &mem, &mut c)?;
+            let tree = flush_memtable(
+                &self.pager,
+                &self.vlog,
+                &self.opts,
+                &mut ts,
+                &cur.tree,
+                &mem,
+                &mut c,
+            )?;
             let checkpoint = tree.meta().checkpoint;
             self.publish_tree(tree, Some(&mem));
             self.counters.flushes.fetch_add(1, Ordering::Relaxed);
-            self.counters.compressed_raw_bytes.fetch_add(c.raw, Ordering::Relaxed);
-            self.counters.compressed_stored_bytes.fetch_add(c.stored, Ordering::Relaxed);
+            self.counters
+                .compressed_raw_bytes
+                .fetch_add(c.raw, Ordering::Relaxed);
+            self.counters
+                .compressed_stored_bytes
+                .fetch_add(c.stored, Ordering::Relaxed);
             self.stall_cond.notify_all();
             debug!(checkpoint, "memtable flushed");
             self.wal.remove_covered(checkpoint)?;
@@ -147,7 +162,13 @@ impl Inner {
     pub(crate) fn purge_dropped(&self) -> Result<()> {
         let state = self.read.load_full();
         let checkpoint = state.tree.meta().checkpoint;
-        let ready: Vec<_> = state.catalog.dropped.iter().filter(|d| d.seq <= checkpoint).cloned().collect();
+        let ready: Vec<_> = state
+            .catalog
+            .dropped
+            .iter()
+            .filter(|d| d.seq <= checkpoint)
+            .cloned()
+            .collect();
         drop(state);
         for d in ready {
             let hi = keys::prefix_successor(&d.prefix).map_or(Bound::Unbounded, Bound::Excluded);
@@ -155,13 +176,26 @@ impl Inner {
             loop {
                 let mut ts = self.tree.lock();
                 let cur = self.read.load_full();
-                let batch = cur.tree.range(Bound::Included(&d.prefix), hi.as_ref().map(|k| k.as_slice()), false, PURGE_CHUNK)?;
+                let batch = cur.tree.range(
+                    Bound::Included(&d.prefix),
+                    hi.as_ref().map(|k| k.as_slice()),
+                    false,
+                    PURGE_CHUNK,
+                )?;
                 if batch.is_empty() {
                     break;
                 }
                 purged += batch.len();
                 let ops: Vec<KvOp> = batch.into_iter().map(|(k, _)| KvOp::delete(k)).collect();
-                let tree = commit_tree(&self.pager, &mut ts, &cur.tree, &ops, BTreeSet::new(), Vec::new(), checkpoint)?;
+                let tree = commit_tree(
+                    &self.pager,
+                    &mut ts,
+                    &cur.tree,
+                    &ops,
+                    BTreeSet::new(),
+                    Vec::new(),
+                    checkpoint,
+                )?;
                 self.publish_tree(tree, None);
             }
             let mut w = self.write.lock();
@@ -200,7 +234,9 @@ impl Inner {
                 let mut ops = Vec::new();
                 let mut touched = BTreeSet::new();
                 for rec in chunk {
-                    let live = w.get(&rec.key)?.is_some_and(|v| stored::pointer(&v) == Some(rec.pointer));
+                    let live = w
+                        .get(&rec.key)?
+                        .is_some_and(|v| stored::pointer(&v) == Some(rec.pointer));
                     if live {
                         let p = self.vlog.append_raw(&rec.raw)?;
                         ts.vlog_stats.entry(p.segment).or_default().0 += u64::from(p.len);
@@ -215,7 +251,15 @@ impl Inner {
                 self.vlog.sync()?;
                 ops.sort_by(|a, b| a.key.cmp(&b.key));
                 let checkpoint = cur.tree.meta().checkpoint;
-                let tree = commit_tree(&self.pager, &mut ts, &cur.tree, &ops, touched, Vec::new(), checkpoint)?;
+                let tree = commit_tree(
+                    &self.pager,
+                    &mut ts,
+                    &cur.tree,
+                    &ops,
+                    touched,
+                    Vec::new(),
+                    checkpoint,
+                )?;
                 self.publish_tree(tree, None);
             }
             let mut ts = self.tree.lock();
@@ -223,14 +267,24 @@ impl Inner {
             let (total, dead) = ts.vlog_stats.remove(&seg).unwrap_or_default();
             let forget = vec![KvOp::delete(keys::vlog_stats_key(seg))];
             let checkpoint = cur.tree.meta().checkpoint;
-            let tree = commit_tree(&self.pager, &mut ts, &cur.tree, &[], BTreeSet::new(), forget, checkpoint)?;
+            let tree = commit_tree(
+                &self.pager,
+                &mut ts,
+                &cur.tree,
+                &[],
+                BTreeSet::new(),
+                forget,
+                checkpoint,
+            )?;
             let generation = tree.meta().generation;
             self.publish_tree(tree, None);
             ts.pending_removals.push((generation, seg));
             reclaimed += dead.min(total);
             self.remove_dead_segments(&mut ts)?;
         }
-        self.counters.gc_reclaimed_bytes.fetch_add(reclaimed, Ordering::Relaxed);
+        self.counters
+            .gc_reclaimed_bytes
+            .fetch_add(reclaimed, Ordering::Relaxed);
         if reclaimed > 0 {
             info!(bytes = reclaimed, "value-log garbage collected");
         }

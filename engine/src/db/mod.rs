@@ -116,7 +116,8 @@ impl Db {
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
         let dir = dir.as_ref().to_path_buf();
         let started = Instant::now();
-        fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let lock_path = dir.join("LOCK");
         let lock = File::options()
             .create(true)
@@ -125,13 +126,20 @@ impl Db {
             .open(&lock_path)
             .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
         lock.try_lock().map_err(|_| {
-            Error::FailedPrecondition(format!("{} is already open in another process", dir.display()))
+            Error::FailedPrecondition(format!(
+                "{} is already open in another process",
+                dir.display()
+            ))
         })?;
 
         let (pager, meta) = Pager::open(&dir.join("data.db"), opts.cache_bytes)?;
         let tree = TreeVersion::new(Arc::clone(&pager), meta);
         pager.set_free_from_reachable(&tree.reachable_pages()?);
-        let vlog = Arc::new(ValueLog::open(&dir, opts.vlog_segment_bytes, opts.compression_level)?);
+        let vlog = Arc::new(ValueLog::open(
+            &dir,
+            opts.vlog_segment_bytes,
+            opts.compression_level,
+        )?);
 
         // Value-log statistics live in the tree; a segment without them holds nothing committed.
         let mut vlog_stats = BTreeMap::new();
@@ -143,7 +151,10 @@ impl Db {
             false,
             usize::MAX,
         )? {
-            let seg = k.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
+            let seg = k
+                .get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes);
             let vals = (v.len() == 16).then(|| {
                 let mut t = [0u8; 8];
                 let mut d = [0u8; 8];
@@ -155,7 +166,12 @@ impl Db {
                 (Some(s), Some(st)) => {
                     vlog_stats.insert(s, st);
                 }
-                _ => return Err(Error::corruption(pager.path(), "malformed value-log statistics")),
+                _ => {
+                    return Err(Error::corruption(
+                        pager.path(),
+                        "malformed value-log statistics",
+                    ));
+                }
             }
         }
         for seg in crate::vlog::list_segments(&dir)? {
@@ -176,7 +192,9 @@ impl Db {
             memtable.insert(seq, &ops);
             if memtable.bytes() >= opts.memtable_bytes {
                 let mut c = stored::Compression::default();
-                tree = maintenance::flush_memtable(&pager, &vlog, &opts, &mut state, &tree, &memtable, &mut c)?;
+                tree = maintenance::flush_memtable(
+                    &pager, &vlog, &opts, &mut state, &tree, &memtable, &mut c,
+                )?;
                 memtable = Arc::new(Memtable::default());
             }
             Ok(())
@@ -200,7 +218,9 @@ impl Db {
             wal,
             pager,
             vlog,
-            write: Mutex::new(WriteState { seq: outcome.last_seq }),
+            write: Mutex::new(WriteState {
+                seq: outcome.last_seq,
+            }),
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
             tree: Mutex::new(state),
@@ -239,7 +259,9 @@ impl Db {
         threads.push(spawn("shinydb-flush", move || inner.flush_loop())?);
         if let Some(every) = self.inner.opts.gc_interval {
             let inner = Arc::clone(&self.inner);
-            threads.push(spawn("shinydb-gc", move || inner.periodic(every, Inner::gc_tick))?);
+            threads.push(spawn("shinydb-gc", move || {
+                inner.periodic(every, Inner::gc_tick)
+            })?);
         }
         if let SyncMode::Interval(every) = self.inner.opts.sync {
             let inner = Arc::clone(&self.inner);
@@ -262,11 +284,12 @@ impl Db {
     /// Flushes every memtable into the B+tree (a checkpoint), so the WAL can be trimmed.
     pub fn checkpoint(&self) -> Result<()> {
         self.inner.check_failed()?;
-        {
-            let _w = self.inner.write.lock();
+        let upto = {
+            let w = self.inner.write.lock();
             self.inner.rotate_memtable();
-        }
-        self.inner.flush_all()
+            w.seq
+        };
+        self.inner.flush_upto(upto)
     }
 
     /// Runs garbage collection now: purges dropped stores and rewrites value-log segments that
@@ -305,11 +328,12 @@ impl Db {
             return self.inner.check_failed();
         }
         self.inner.wal.sync_all_written()?;
-        {
-            let _w = self.inner.write.lock();
+        let upto = {
+            let w = self.inner.write.lock();
             self.inner.rotate_memtable();
-        }
-        self.inner.flush_all()
+            w.seq
+        };
+        self.inner.flush_upto(upto)
     }
 }
 
@@ -374,7 +398,11 @@ impl Inner {
     }
 
     /// Appends `ops` as the next batch under the write lock. The batch is not yet durable.
-    pub(crate) fn append_locked(&self, w: &mut MutexGuard<'_, WriteState>, ops: &[KvOp]) -> Result<Seq> {
+    pub(crate) fn append_locked(
+        &self,
+        w: &mut MutexGuard<'_, WriteState>,
+        ops: &[KvOp],
+    ) -> Result<Seq> {
         self.check_failed()?;
         let seq = w.seq + 1;
         if let Err(e) = self.wal.append(seq, ops) {
@@ -408,7 +436,12 @@ impl Inner {
 
     /// Commits a catalog change: durable and visible, with the new catalog published, before the
     /// write lock is released.
-    pub(crate) fn commit_catalog(&self, w: &mut MutexGuard<'_, WriteState>, ops: &[KvOp], catalog: Catalog) -> Result<Seq> {
+    pub(crate) fn commit_catalog(
+        &self,
+        w: &mut MutexGuard<'_, WriteState>,
+        ops: &[KvOp],
+        catalog: Catalog,
+    ) -> Result<Seq> {
         let seq = self.append_locked(w, ops)?;
         self.finish(seq)?;
         let cur = self.read.load();
@@ -456,7 +489,10 @@ impl Inner {
             if self.failed.load(Ordering::Acquire) {
                 continue;
             }
-            if let Err(e) = self.flush_all().and_then(|()| self.purge_dropped()) {
+            if let Err(e) = self
+                .flush_upto(Seq::MAX)
+                .and_then(|()| self.purge_dropped())
+            {
                 self.fail(&e);
             }
         }
@@ -484,5 +520,4 @@ impl Inner {
             self.fail(&e);
         }
     }
-
 }

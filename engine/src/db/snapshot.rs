@@ -60,7 +60,9 @@ impl Snapshot {
             }
         }
         match self.state.tree.get(key)? {
-            Some(v) if key.first() == Some(&keys::DOC) => Ok(Some(stored::decode(v, &self.inner.vlog)?)),
+            Some(v) if key.first() == Some(&keys::DOC) => {
+                Ok(Some(stored::decode(v, &self.inner.vlog)?))
+            }
             other => Ok(other),
         }
     }
@@ -127,7 +129,14 @@ impl Snapshot {
     }
 
     /// Documents whose `_id` lies between two bounds, in `_id` order (or reverse).
-    pub fn scan_ids(&self, space: &str, store: &str, lower: Bound<&Bson>, upper: Bound<&Bson>, reverse: bool) -> Result<DocIter> {
+    pub fn scan_ids(
+        &self,
+        space: &str,
+        store: &str,
+        lower: Bound<&Bson>,
+        upper: Bound<&Bson>,
+        reverse: bool,
+    ) -> Result<DocIter> {
         let s = self.state.catalog.store(space, store)?;
         let prefix = keys::doc_prefix(s.id);
         let bound = |b: Bound<&Bson>, is_lower: bool| -> Result<Bound<Vec<u8>>> {
@@ -135,7 +144,9 @@ impl Snapshot {
                 Bound::Included(id) => Bound::Included(keys::doc_key(s.id, &encode_value(id)?)),
                 Bound::Excluded(id) => Bound::Excluded(keys::doc_key(s.id, &encode_value(id)?)),
                 Bound::Unbounded if is_lower => Bound::Included(prefix.clone()),
-                Bound::Unbounded => keys::prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
+                Bound::Unbounded => {
+                    keys::prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded)
+                }
             })
         };
         let iter = self.range(bound(lower, true)?, bound(upper, false)?, reverse);
@@ -202,10 +213,13 @@ impl Snapshot {
 
 /// Finds an index of a store by name.
 pub(crate) fn find_index<'a>(s: &'a StoreInfo, index: &str) -> Result<&'a IndexInfo> {
-    s.indexes.iter().find(|i| i.name == index).ok_or_else(|| Error::NotFound {
-        kind: "index",
-        name: format!("{}.{}.{index}", s.space, s.name),
-    })
+    s.indexes
+        .iter()
+        .find(|i| i.name == index)
+        .ok_or_else(|| Error::NotFound {
+            kind: "index",
+            name: format!("{}.{}.{index}", s.space, s.name),
+        })
 }
 
 struct IndexLookup {
@@ -263,8 +277,12 @@ impl Iterator for DocIter {
 }
 
 fn to_document(b: Bytes) -> Result<RawDocumentBuf> {
-    RawDocumentBuf::from_bytes(b.to_vec())
-        .map_err(|e| Error::corruption("document", format!("a stored document is not valid BSON: {e}")))
+    RawDocumentBuf::from_bytes(b.to_vec()).map_err(|e| {
+        Error::corruption(
+            "document",
+            format!("a stored document is not valid BSON: {e}"),
+        )
+    })
 }
 
 /// The order-preserving encoding of an `_id`, refusing types that may not be ids.
@@ -284,7 +302,8 @@ pub(crate) fn encode_id(id: &Bson) -> Result<Vec<u8>> {
 
 /// The order-preserving encoding of any value.
 pub(crate) fn encode_value(v: &Bson) -> Result<Vec<u8>> {
-    let raw = RawBson::try_from(v.clone()).map_err(|e| Error::InvalidArgument(format!("value cannot be encoded: {e}")))?;
+    let raw = RawBson::try_from(v.clone())
+        .map_err(|e| Error::InvalidArgument(format!("value cannot be encoded: {e}")))?;
     let mut out = Vec::new();
     encode::encode(raw.as_raw_bson_ref(), &mut out);
     Ok(out)
@@ -305,6 +324,8 @@ pub(crate) fn load_catalog(state: &ReadState, vlog: &Arc<ValueLog>) -> Result<Ca
         Bound::Excluded(vec![keys::CATALOG + 1]),
         false,
     );
-    let entries = iter.map(|r| r.map(|(k, v)| (k, v.to_vec()))).collect::<Result<Vec<_>>>()?;
+    let entries = iter
+        .map(|r| r.map(|(k, v)| (k, v.to_vec())))
+        .collect::<Result<Vec<_>>>()?;
     Catalog::load(entries)
 }

@@ -65,7 +65,11 @@ impl Stats {
     /// Cache hit rate in [0, 1].
     pub fn cache_hit_rate(&self) -> f64 {
         let total = self.cache_hits + self.cache_misses;
-        if total == 0 { 1.0 } else { self.cache_hits as f64 / total as f64 }
+        if total == 0 {
+            1.0
+        } else {
+            self.cache_hits as f64 / total as f64
+        }
     }
 
     /// Compression ratio (raw / stored) of compressed bodies; 1 when nothing was compressed.

@@ -22,7 +22,13 @@ pub(crate) struct Compression {
 }
 
 /// The stored form of `raw`, appending to the value log when it is large.
-pub(crate) fn encode(key: &[u8], raw: &[u8], opts: &Options, vlog: &ValueLog, c: &mut Compression) -> Result<(Vec<u8>, Option<Pointer>)> {
+pub(crate) fn encode(
+    key: &[u8],
+    raw: &[u8],
+    opts: &Options,
+    vlog: &ValueLog,
+    c: &mut Compression,
+) -> Result<(Vec<u8>, Option<Pointer>)> {
     let compress = raw.len() > opts.compression_threshold;
     if raw.len() > inline_limit(opts) {
         let p = vlog.append(key, raw, compress)?;
@@ -34,7 +40,8 @@ pub(crate) fn encode(key: &[u8], raw: &[u8], opts: &Options, vlog: &ValueLog, c:
         return Ok((out, Some(p)));
     }
     if compress {
-        let z = zstd::bulk::compress(raw, opts.compression_level).map_err(|e| Error::io("compressing with zstd", e))?;
+        let z = zstd::bulk::compress(raw, opts.compression_level)
+            .map_err(|e| Error::io("compressing with zstd", e))?;
         if z.len() < raw.len() {
             let mut out = Vec::with_capacity(1 + z.len());
             out.push(INLINE_ZSTD);
@@ -76,12 +83,20 @@ pub(crate) fn decode(stored: Bytes, vlog: &ValueLog) -> Result<Bytes> {
         Some(&INLINE) => Ok(stored.slice(1..)),
         Some(&INLINE_ZSTD) => zstd::stream::decode_all(&stored[1..])
             .map(Bytes::from)
-            .map_err(|e| Error::corruption("data.db", format!("a compressed document does not decompress: {e}"))),
+            .map_err(|e| {
+                Error::corruption(
+                    "data.db",
+                    format!("a compressed document does not decompress: {e}"),
+                )
+            }),
         Some(&IN_VLOG) => {
             let p = Pointer::decode(&stored[1..])
                 .ok_or_else(|| Error::corruption("data.db", "a value-log pointer is malformed"))?;
             vlog.read(p)
         }
-        _ => Err(Error::corruption("data.db", "a stored document has an unknown form")),
+        _ => Err(Error::corruption(
+            "data.db",
+            "a stored document has an unknown form",
+        )),
     }
 }

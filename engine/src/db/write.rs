@@ -113,29 +113,38 @@ impl Db {
         let mut w = inner.write.lock();
         let latest = inner.latest(&w);
         let mut tx = Txn::new(&latest);
-        let results = batch.into_iter().map(|op| tx.apply(op)).collect::<Result<Vec<_>>>()?;
+        let results = batch
+            .into_iter()
+            .map(|op| tx.apply(op))
+            .collect::<Result<Vec<_>>>()?;
         let ops = tx.into_ops()?;
         if ops.is_empty() {
             return Ok(results);
         }
         let seq = inner.append_locked(&mut w, &ops)?;
         drop(w);
-        inner.counters.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        inner
+            .counters
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         inner.finish(seq)?;
         Ok(results)
     }
 
     /// Inserts one document; returns its `_id`.
     pub fn insert(&self, space: &str, store: &str, doc: Document) -> Result<Bson> {
-        match self.write(vec![Write::Insert {
-            space: space.into(),
-            store: store.into(),
-            doc,
-        }])?
-        .pop()
+        match self
+            .write(vec![Write::Insert {
+                space: space.into(),
+                store: store.into(),
+                doc,
+            }])?
+            .pop()
         {
             Some(WriteResult::Inserted(id)) => Ok(id),
-            other => Err(Error::FailedPrecondition(format!("unexpected insert result {other:?}"))),
+            other => Err(Error::FailedPrecondition(format!(
+                "unexpected insert result {other:?}"
+            ))),
         }
     }
 
@@ -243,7 +252,12 @@ impl Db {
                     name: name.into(),
                 });
             }
-            let stores: Vec<StoreInfo> = c.stores.values().filter(|s| s.space == name).cloned().collect();
+            let stores: Vec<StoreInfo> = c
+                .stores
+                .values()
+                .filter(|s| s.space == name)
+                .cloned()
+                .collect();
             if !stores.is_empty() && !cascade {
                 return Err(Error::FailedPrecondition(format!(
                     "space {name} holds {} store(s); drop them first or drop with cascade",
@@ -270,7 +284,9 @@ impl Db {
                     name: space.into(),
                 });
             }
-            if c.stores.contains_key(&(space.to_string(), store.to_string())) {
+            if c.stores
+                .contains_key(&(space.to_string(), store.to_string()))
+            {
                 return Err(Error::AlreadyExists {
                     kind: "store",
                     name: format!("{space}.{store}"),
@@ -302,9 +318,20 @@ impl Db {
 
     /// Creates a secondary index on one or more dotted field paths and builds it while writes
     /// continue. When this returns the index is complete and exact.
-    pub fn create_index(&self, space: &str, store: &str, name: &str, fields: &[&str], unique: bool) -> Result<IndexInfo> {
+    pub fn create_index(
+        &self,
+        space: &str,
+        store: &str,
+        name: &str,
+        fields: &[&str],
+        unique: bool,
+    ) -> Result<IndexInfo> {
         validate_name(name, false)?;
-        if fields.is_empty() || fields.iter().any(|f| f.is_empty() || f.split('.').any(str::is_empty)) {
+        if fields.is_empty()
+            || fields
+                .iter()
+                .any(|f| f.is_empty() || f.split('.').any(str::is_empty))
+        {
             return Err(Error::InvalidArgument(format!(
                 "index {name} needs one or more non-empty dotted field paths, got {fields:?}"
             )));
@@ -327,10 +354,13 @@ impl Db {
             }
             let (id, id_op) = c.allocate_id();
             info.id = id;
-            let s = c.stores.get_mut(&(space.to_string(), store.to_string())).ok_or(Error::NotFound {
-                kind: "store",
-                name: format!("{space}.{store}"),
-            })?;
+            let s = c
+                .stores
+                .get_mut(&(space.to_string(), store.to_string()))
+                .ok_or(Error::NotFound {
+                    kind: "store",
+                    name: format!("{space}.{store}"),
+                })?;
             s.indexes.push(info.clone());
             Ok(vec![id_op, Catalog::store_op(s)?])
         })?;
@@ -341,10 +371,13 @@ impl Db {
         }
         // 3. Mark it ready for queries.
         self.catalog_change(|c, _| {
-            let s = c.stores.get_mut(&(space.to_string(), store.to_string())).ok_or(Error::NotFound {
-                kind: "store",
-                name: format!("{space}.{store}"),
-            })?;
+            let s = c
+                .stores
+                .get_mut(&(space.to_string(), store.to_string()))
+                .ok_or(Error::NotFound {
+                    kind: "store",
+                    name: format!("{space}.{store}"),
+                })?;
             for i in &mut s.indexes {
                 if i.id == info.id {
                     i.ready = true;
@@ -400,14 +433,21 @@ impl Db {
     /// Drops an index; its entries are reclaimed in the background.
     pub fn drop_index(&self, space: &str, store: &str, name: &str) -> Result<()> {
         self.catalog_change(|c, seq| {
-            let s = c.stores.get_mut(&(space.to_string(), store.to_string())).ok_or(Error::NotFound {
-                kind: "store",
-                name: format!("{space}.{store}"),
-            })?;
-            let pos = s.indexes.iter().position(|i| i.name == name).ok_or(Error::NotFound {
-                kind: "index",
-                name: format!("{space}.{store}.{name}"),
-            })?;
+            let s = c
+                .stores
+                .get_mut(&(space.to_string(), store.to_string()))
+                .ok_or(Error::NotFound {
+                    kind: "store",
+                    name: format!("{space}.{store}"),
+                })?;
+            let pos = s
+                .indexes
+                .iter()
+                .position(|i| i.name == name)
+                .ok_or(Error::NotFound {
+                    kind: "index",
+                    name: format!("{space}.{store}.{name}"),
+                })?;
             let idx = s.indexes.remove(pos);
             let op = Catalog::store_op(s)?;
             Ok(vec![op, c.drop_prefix_op(keys::index_prefix(idx.id), seq)])
@@ -416,7 +456,10 @@ impl Db {
 
     /// Runs `change` on a copy of the catalog under the write lock and commits its ops with
     /// the new catalog. `change` gets the sequence number the batch will have.
-    fn catalog_change(&self, change: impl FnOnce(&mut Catalog, u64) -> Result<Vec<KvOp>>) -> Result<()> {
+    fn catalog_change(
+        &self,
+        change: impl FnOnce(&mut Catalog, u64) -> Result<Vec<KvOp>>,
+    ) -> Result<()> {
         let inner = &self.inner;
         inner.wait_for_room()?;
         let mut w: MutexGuard<'_, WriteState> = inner.write.lock();
@@ -434,7 +477,8 @@ trait IntoRaw {
 
 impl IntoRaw for Vec<u8> {
     fn try_into_raw(self) -> Result<RawDocumentBuf> {
-        RawDocumentBuf::from_bytes(self).map_err(|e| Error::corruption("document", format!("invalid BSON: {e}")))
+        RawDocumentBuf::from_bytes(self)
+            .map_err(|e| Error::corruption("document", format!("invalid BSON: {e}")))
     }
 }
 
@@ -475,7 +519,11 @@ impl<'a> Txn<'a> {
 
     fn apply(&mut self, op: Write) -> Result<WriteResult> {
         match op {
-            Write::Insert { space, store, mut doc } => {
+            Write::Insert {
+                space,
+                store,
+                mut doc,
+            } => {
                 let s = self.store(&space, &store)?;
                 let id = match doc.get("_id") {
                     Some(id) => id.clone(),
@@ -498,7 +546,12 @@ impl<'a> Txn<'a> {
                 self.write_doc(&s, &id, key, None, Some(&doc))?;
                 Ok(WriteResult::Inserted(id))
             }
-            Write::Replace { space, store, id, mut doc } => {
+            Write::Replace {
+                space,
+                store,
+                id,
+                mut doc,
+            } => {
                 let s = self.store(&space, &store)?;
                 match doc.get("_id") {
                     Some(given) if !same_id(given, &id) => {
@@ -521,7 +574,12 @@ impl<'a> Txn<'a> {
                 self.write_doc(&s, &id, key, Some(old), Some(&doc))?;
                 Ok(WriteResult::Replaced(true))
             }
-            Write::Update { space, store, id, update } => {
+            Write::Update {
+                space,
+                store,
+                id,
+                update,
+            } => {
                 let s = self.store(&space, &store)?;
                 let key = keys::doc_key(s.id, &encode_id(&id)?);
                 let Some(old) = self.read(&key)? else {
@@ -534,7 +592,9 @@ impl<'a> Txn<'a> {
                     .map_err(|e| Error::corruption("document", format!("invalid BSON: {e}")))?;
                 for (path, value) in &update.set {
                     if path == "_id" || path.starts_with("_id.") {
-                        return Err(Error::InvalidArgument("_id cannot be changed by an update".into()));
+                        return Err(Error::InvalidArgument(
+                            "_id cannot be changed by an update".into(),
+                        ));
                     }
                     set_path(&mut doc, path, value.clone())?;
                 }
@@ -544,7 +604,9 @@ impl<'a> Txn<'a> {
                     }
                     unset_path(&mut doc, path);
                 }
-                let new = bson::to_vec(&doc).map_err(|e| Error::InvalidArgument(format!("document cannot be encoded: {e}")))?;
+                let new = bson::to_vec(&doc).map_err(|e| {
+                    Error::InvalidArgument(format!("document cannot be encoded: {e}"))
+                })?;
                 if new == old {
                     return Ok(WriteResult::Updated {
                         matched: true,
@@ -570,10 +632,19 @@ impl<'a> Txn<'a> {
     }
 
     /// Writes (or deletes) one document and moves its index entries.
-    fn write_doc(&mut self, s: &StoreInfo, id: &Bson, key: Vec<u8>, old: Option<Vec<u8>>, new: Option<&Document>) -> Result<()> {
+    fn write_doc(
+        &mut self,
+        s: &StoreInfo,
+        id: &Bson,
+        key: Vec<u8>,
+        old: Option<Vec<u8>>,
+        new: Option<&Document>,
+    ) -> Result<()> {
         let new_bytes = match new {
             Some(d) => {
-                let b = bson::to_vec(d).map_err(|e| Error::InvalidArgument(format!("document cannot be encoded: {e}")))?;
+                let b = bson::to_vec(d).map_err(|e| {
+                    Error::InvalidArgument(format!("document cannot be encoded: {e}"))
+                })?;
                 if b.len() > MAX_DOCUMENT_BYTES {
                     return Err(Error::LimitExceeded(format!(
                         "a document of {} bytes exceeds the limit of {MAX_DOCUMENT_BYTES}",
@@ -585,13 +656,21 @@ impl<'a> Txn<'a> {
             None => None,
         };
         if key.len() > MAX_KEY_BYTES {
-            return Err(Error::LimitExceeded(format!("_id {id} encodes to more than {MAX_KEY_BYTES} bytes")));
+            return Err(Error::LimitExceeded(format!(
+                "_id {id} encodes to more than {MAX_KEY_BYTES} bytes"
+            )));
         }
         let old_raw = old.map(|o| o.try_into_raw()).transpose()?;
         let new_raw = new_bytes.clone().map(|b| b.try_into_raw()).transpose()?;
         for idx in &s.indexes {
-            let old_entry = old_raw.as_ref().map(|d| self.index_entry(idx, d, id)).transpose()?;
-            let new_entry = new_raw.as_ref().map(|d| self.index_entry(idx, d, id)).transpose()?;
+            let old_entry = old_raw
+                .as_ref()
+                .map(|d| self.index_entry(idx, d, id))
+                .transpose()?;
+            let new_entry = new_raw
+                .as_ref()
+                .map(|d| self.index_entry(idx, d, id))
+                .transpose()?;
             if old_entry == new_entry {
                 continue;
             }
@@ -617,7 +696,8 @@ impl<'a> Txn<'a> {
     }
 
     fn index_entry(&self, idx: &IndexInfo, doc: &RawDocument, id: &Bson) -> Result<IndexEntry> {
-        let values: Vec<Option<RawBsonRef<'_>>> = idx.fields.iter().map(|f| lookup_path(doc, f)).collect();
+        let values: Vec<Option<RawBsonRef<'_>>> =
+            idx.fields.iter().map(|f| lookup_path(doc, f)).collect();
         let encoded_id = encode_id(id)?;
         let key = keys::index_key(idx.id, &values, &encoded_id);
         if key.len() > MAX_KEY_BYTES {
@@ -627,7 +707,9 @@ impl<'a> Txn<'a> {
                 key.len()
             )));
         }
-        let constrained = values.iter().all(|v| !matches!(v, None | Some(RawBsonRef::Null)));
+        let constrained = values
+            .iter()
+            .all(|v| !matches!(v, None | Some(RawBsonRef::Null)));
         let prefix_len = key.len() - encoded_id.len();
         Ok(IndexEntry {
             key,
@@ -649,7 +731,11 @@ impl<'a> Txn<'a> {
             .range((Bound::Included(prefix.clone()), hi.clone()))
             .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
             .collect();
-        for entry in self.latest.range(Bound::Included(prefix), hi, false).take(4) {
+        for entry in self
+            .latest
+            .range(Bound::Included(prefix), hi, false)
+            .take(4)
+        {
             let (k, v) = entry?;
             if !self.overlay.contains_key(&k) {
                 candidates.push((k, v.to_vec()));
@@ -679,7 +765,11 @@ impl<'a> Txn<'a> {
             let next = (cur as i64 + delta).max(0) as u64;
             self.put(key, next.to_be_bytes().to_vec());
         }
-        Ok(self.overlay.into_iter().map(|(key, value)| KvOp { key, value }).collect())
+        Ok(self
+            .overlay
+            .into_iter()
+            .map(|(key, value)| KvOp { key, value })
+            .collect())
     }
 }
 
@@ -715,7 +805,9 @@ pub(crate) fn lookup_path<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBso
 fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<()> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(Error::InvalidArgument(format!("invalid field path {path:?}")));
+        return Err(Error::InvalidArgument(format!(
+            "invalid field path {path:?}"
+        )));
     }
     let mut cur = doc;
     for (i, part) in parts.iter().enumerate() {
@@ -723,7 +815,9 @@ fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<()> {
             cur.insert(*part, value);
             return Ok(());
         }
-        let entry = cur.entry(part.to_string()).or_insert_with(|| Bson::Document(Document::new()));
+        let entry = cur
+            .entry(part.to_string())
+            .or_insert_with(|| Bson::Document(Document::new()));
         match entry {
             Bson::Document(d) => cur = d,
             other => {
@@ -752,4 +846,3 @@ fn unset_path(doc: &mut Document, path: &str) {
         }
     }
 }
-

@@ -158,7 +158,11 @@ fn sortable_i64(v: i64) -> [u8; 8] {
 fn sortable_f64(v: f64) -> [u8; 8] {
     let v = if v == 0.0 { 0.0 } else { v };
     let bits = v.to_bits();
-    let flipped = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
+    let flipped = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits ^ (1 << 63)
+    };
     flipped.to_be_bytes()
 }
 
@@ -188,7 +192,10 @@ fn encode_f64(v: f64, out: &mut Vec<u8>) {
 pub fn is_valid_id(value: RawBsonRef<'_>) -> bool {
     matches!(
         value,
-        RawBsonRef::String(_) | RawBsonRef::Int32(_) | RawBsonRef::Int64(_) | RawBsonRef::ObjectId(_)
+        RawBsonRef::String(_)
+            | RawBsonRef::Int32(_)
+            | RawBsonRef::Int64(_)
+            | RawBsonRef::ObjectId(_)
     )
 }
 
@@ -243,15 +250,26 @@ mod tests {
             Bson::MaxKey,
         ];
         for w in ordered.windows(2) {
-            assert!(enc(w[0].clone()) < enc(w[1].clone()), "{:?} < {:?}", w[0], w[1]);
+            assert!(
+                enc(w[0].clone()) < enc(w[1].clone()),
+                "{:?} < {:?}",
+                w[0],
+                w[1]
+            );
         }
     }
 
     #[test]
     fn documents_and_arrays_prefix_first() {
         assert!(enc(Bson::Array(vec![])) < enc(Bson::Array(vec![Bson::Null])));
-        assert!(enc(Bson::Array(vec![Bson::Int32(1)])) < enc(Bson::Array(vec![Bson::Int32(1), Bson::Int32(0)])));
-        assert!(enc(Bson::Document(bson::doc! {"a": 1})) < enc(Bson::Document(bson::doc! {"a": 1, "b": 0})));
+        assert!(
+            enc(Bson::Array(vec![Bson::Int32(1)]))
+                < enc(Bson::Array(vec![Bson::Int32(1), Bson::Int32(0)]))
+        );
+        assert!(
+            enc(Bson::Document(bson::doc! {"a": 1}))
+                < enc(Bson::Document(bson::doc! {"a": 1, "b": 0}))
+        );
     }
 
     proptest::proptest! {

@@ -69,7 +69,11 @@ pub(crate) fn index_prefix(index_id: u32) -> Vec<u8> {
 }
 
 /// The key of one index entry: the index's values (missing values as null) then the `_id`.
-pub(crate) fn index_key(index_id: u32, values: &[Option<RawBsonRef<'_>>], encoded_id: &[u8]) -> Vec<u8> {
+pub(crate) fn index_key(
+    index_id: u32,
+    values: &[Option<RawBsonRef<'_>>],
+    encoded_id: &[u8],
+) -> Vec<u8> {
     let mut k = index_prefix(index_id);
     for v in values {
         encode::encode_opt(*v, &mut k);

@@ -76,7 +76,9 @@ fn segment_path(dir: &Path, segment: u32) -> PathBuf {
 /// Every segment number present in `dir`.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u32>> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))? {
+    for entry in
+        fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+    {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         if let Some(n) = entry
             .file_name()
@@ -198,7 +200,9 @@ impl ValueLog {
             return Ok(Arc::clone(f));
         }
         let path = segment_path(&self.dir, segment);
-        let f = Arc::new(File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?);
+        let f = Arc::new(
+            File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?,
+        );
         files.insert(segment, Arc::clone(&f));
         Ok(f)
     }
@@ -208,12 +212,21 @@ impl ValueLog {
         let file = self.file(p.segment)?;
         let mut rec = vec![0u8; p.len as usize];
         file.read_exact_at(&mut rec, p.offset).map_err(|e| {
-            Error::io(format!("reading value-log segment {} at offset {}", p.segment, p.offset), e)
+            Error::io(
+                format!(
+                    "reading value-log segment {} at offset {}",
+                    p.segment, p.offset
+                ),
+                e,
+            )
         })?;
         let (flags, _key, body) = self.parse(&rec, p)?;
         if flags & FLAG_ZSTD != 0 {
             let out = zstd::stream::decode_all(body).map_err(|e| {
-                Error::corruption(segment_path(&self.dir, p.segment), format!("offset {}: zstd: {e}", p.offset))
+                Error::corruption(
+                    segment_path(&self.dir, p.segment),
+                    format!("offset {}: zstd: {e}", p.offset),
+                )
             })?;
             Ok(Bytes::from(out))
         } else {
@@ -222,7 +235,12 @@ impl ValueLog {
     }
 
     fn parse<'r>(&self, rec: &'r [u8], p: Pointer) -> Result<(u8, &'r [u8], &'r [u8])> {
-        let bad = |d: &str| Error::corruption(segment_path(&self.dir, p.segment), format!("offset {}: {d}", p.offset));
+        let bad = |d: &str| {
+            Error::corruption(
+                segment_path(&self.dir, p.segment),
+                format!("offset {}: {d}", p.offset),
+            )
+        };
         if rec.len() < RECORD_HEADER {
             return Err(bad("record shorter than its header"));
         }
@@ -235,19 +253,27 @@ impl ValueLog {
         if crc != crc32fast::hash(&rec[4..]) {
             return Err(bad("record checksum mismatch"));
         }
-        Ok((rec[4], &rec[RECORD_HEADER..RECORD_HEADER + klen], &rec[RECORD_HEADER + klen..]))
+        Ok((
+            rec[4],
+            &rec[RECORD_HEADER..RECORD_HEADER + klen],
+            &rec[RECORD_HEADER + klen..],
+        ))
     }
 
     /// Every record of a closed segment, in order, for garbage collection.
     pub fn records(&self, segment: u32) -> Result<Vec<Record>> {
         let path = segment_path(&self.dir, segment);
-        let buf = fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let buf =
+            fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         check_header(&buf, segment, &path)?;
         let mut out = Vec::new();
         let mut pos = HEADER_LEN as usize;
         while pos + RECORD_HEADER <= buf.len() {
-            let klen = u32::from_le_bytes([buf[pos + 5], buf[pos + 6], buf[pos + 7], buf[pos + 8]]) as usize;
-            let dlen = u32::from_le_bytes([buf[pos + 9], buf[pos + 10], buf[pos + 11], buf[pos + 12]]) as usize;
+            let klen = u32::from_le_bytes([buf[pos + 5], buf[pos + 6], buf[pos + 7], buf[pos + 8]])
+                as usize;
+            let dlen =
+                u32::from_le_bytes([buf[pos + 9], buf[pos + 10], buf[pos + 11], buf[pos + 12]])
+                    as usize;
             let len = RECORD_HEADER + klen + dlen;
             if pos + len > buf.len() {
                 break; // a record whose flush never committed: nothing points at it
@@ -286,13 +312,18 @@ impl ValueLog {
 
 fn check_header(buf: &[u8], segment: u32, path: &Path) -> Result<()> {
     if buf.len() < HEADER_LEN as usize || &buf[..8] != MAGIC {
-        return Err(Error::corruption(path, "not a value-log segment (bad magic number)"));
+        return Err(Error::corruption(
+            path,
+            "not a value-log segment (bad magic number)",
+        ));
     }
     let version = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
     if version != VERSION {
         return Err(Error::UnsupportedFormat {
             path: path.to_path_buf(),
-            detail: format!("value-log format version {version}; this build reads version {VERSION}"),
+            detail: format!(
+                "value-log format version {version}; this build reads version {VERSION}"
+            ),
         });
     }
     let n = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]);

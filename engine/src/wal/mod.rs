@@ -35,12 +35,16 @@ pub(crate) fn segment_name(first_seq: Seq) -> String {
 /// Every WAL segment in `dir`, as (first sequence number, path), oldest first.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(Seq, PathBuf)>> {
     let mut out = Vec::new();
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(num) = name.strip_prefix("wal-").and_then(|n| n.strip_suffix(".log")) {
+        if let Some(num) = name
+            .strip_prefix("wal-")
+            .and_then(|n| n.strip_suffix(".log"))
+        {
             if let Ok(seq) = num.parse::<Seq>() {
                 out.push((seq, entry.path()));
             }
@@ -157,7 +161,8 @@ impl Wal {
                 Ok(()) => {
                     st.synced = st.synced.max(target);
                     self.syncs.fetch_add(1, Ordering::Relaxed);
-                    self.synced_records.fetch_add(target.saturating_sub(from), Ordering::Relaxed);
+                    self.synced_records
+                        .fetch_add(target.saturating_sub(from), Ordering::Relaxed);
                 }
                 Err(e) => {
                     st.error = Some(format!("fdatasync of {} failed: {e}", path.display()));
@@ -172,10 +177,12 @@ impl Wal {
         self.wait_durable(self.written.load(Ordering::Acquire))
     }
 
-
     /// (number of syncs, records they covered): the average group size is their ratio.
     pub fn sync_stats(&self) -> (u64, u64) {
-        (self.syncs.load(Ordering::Relaxed), self.synced_records.load(Ordering::Relaxed))
+        (
+            self.syncs.load(Ordering::Relaxed),
+            self.synced_records.load(Ordering::Relaxed),
+        )
     }
 
     /// Deletes segments all of whose records are at or below `checkpoint`.
@@ -187,7 +194,8 @@ impl Wal {
             let (_, path) = &pair[0];
             let (next_first, _) = pair[1];
             if next_first <= checkpoint + 1 && *path != current {
-                fs::remove_file(path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                fs::remove_file(path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
                 removed += 1;
             }
         }

@@ -51,7 +51,10 @@ pub(crate) enum Header {
 /// Decodes a segment header.
 pub(crate) fn decode_header(h: &[u8]) -> Header {
     if h.len() < HEADER_LEN {
-        return Header::Bad(format!("header is {} bytes, expected {HEADER_LEN}", h.len()));
+        return Header::Bad(format!(
+            "header is {} bytes, expected {HEADER_LEN}",
+            h.len()
+        ));
     }
     if &h[..8] != MAGIC {
         return Header::Bad("bad magic number".into());
@@ -184,7 +187,10 @@ mod tests {
 
     #[test]
     fn record_round_trip() {
-        let ops = vec![KvOp::put(b"k1".to_vec(), b"v1".to_vec()), KvOp::delete(b"k2".to_vec())];
+        let ops = vec![
+            KvOp::put(b"k1".to_vec(), b"v1".to_vec()),
+            KvOp::delete(b"k2".to_vec()),
+        ];
         let mut buf = Vec::new();
         encode_record(7, &ops, &mut buf);
         match decode_record(&buf) {
@@ -195,7 +201,10 @@ mod tests {
             }
             _ => panic!("expected a record"),
         }
-        assert!(matches!(decode_record(&buf[..buf.len() - 1]), Decoded::Truncated));
+        assert!(matches!(
+            decode_record(&buf[..buf.len() - 1]),
+            Decoded::Truncated
+        ));
         let last = buf.len() - 1;
         buf[last] ^= 1;
         assert!(matches!(decode_record(&buf), Decoded::Damaged(_)));

@@ -42,20 +42,25 @@ pub(crate) fn replay(
     let count = segments.len();
     for (i, (_, path)) in segments.iter().enumerate() {
         let last_segment = i + 1 == count;
-        let buf = fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let buf =
+            fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let first_seq = match record::decode_header(&buf) {
             Header::Valid { first_seq } => first_seq,
             Header::UnknownVersion(v) => {
                 return Err(Error::UnsupportedFormat {
                     path: path.clone(),
-                    detail: format!("WAL format version {v}; this build reads version {}", record::VERSION),
+                    detail: format!(
+                        "WAL format version {v}; this build reads version {}",
+                        record::VERSION
+                    ),
                 });
             }
             Header::Bad(detail) => {
                 if last_segment && buf.len() < record::HEADER_LEN {
                     // A crash while creating the newest segment: it holds nothing.
                     warn!(path = %path.display(), "removing a WAL segment torn during creation");
-                    fs::remove_file(path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                    fs::remove_file(path)
+                        .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
                     continue;
                 }
                 return Err(Error::corruption(path, detail));
@@ -69,7 +74,9 @@ pub(crate) fn replay(
                     if seq != expected {
                         return Err(Error::corruption(
                             path,
-                            format!("record at offset {pos} has sequence {seq}, expected {expected}"),
+                            format!(
+                                "record at offset {pos} has sequence {seq}, expected {expected}"
+                            ),
                         ));
                     }
                     if seq > checkpoint {
@@ -89,7 +96,9 @@ pub(crate) fn replay(
                     expected = seq + 1;
                     pos += len;
                 }
-                Decoded::Truncated | Decoded::Damaged(_) if last_segment && !valid_record_after(&buf, pos, expected) => {
+                Decoded::Truncated | Decoded::Damaged(_)
+                    if last_segment && !valid_record_after(&buf, pos, expected) =>
+                {
                     let cut = (buf.len() - pos) as u64;
                     warn!(path = %path.display(), offset = pos, bytes = cut, "truncating a torn WAL tail");
                     let f = OpenOptions::new()
@@ -111,7 +120,9 @@ pub(crate) fn replay(
                 Decoded::Damaged(detail) => {
                     return Err(Error::corruption(
                         path,
-                        format!("record at offset {pos} (sequence {expected}): {detail}, and valid records follow it"),
+                        format!(
+                            "record at offset {pos} (sequence {expected}): {detail}, and valid records follow it"
+                        ),
                     ));
                 }
             }
@@ -154,7 +165,8 @@ pub(crate) fn read_records(dir: &Path, after: Seq, limit: usize) -> Result<Vec<(
         .rposition(|(first, _)| *first <= after + 1)
         .unwrap_or(0);
     for (_, path) in &segments[start..] {
-        let buf = fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let buf =
+            fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         if !matches!(record::decode_header(&buf), Header::Valid { .. }) {
             return Err(Error::corruption(path, "bad WAL segment header"));
         }
@@ -168,7 +180,9 @@ pub(crate) fn read_records(dir: &Path, after: Seq, limit: usize) -> Result<Vec<(
                     pos += len;
                 }
                 Decoded::Truncated => break,
-                Decoded::Damaged(d) => return Err(Error::corruption(path, format!("offset {pos}: {d}"))),
+                Decoded::Damaged(d) => {
+                    return Err(Error::corruption(path, format!("offset {pos}: {d}")));
+                }
             }
         }
         if out.len() >= limit {
