@@ -46,7 +46,8 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    fn encode(&self) -> Vec<u8> {
+    /// The meta page's bytes.
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = vec![0u8; PAGE_SIZE];
         b[..8].copy_from_slice(MAGIC);
         b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());

@@ -152,7 +152,8 @@ impl Inner {
                 .fetch_add(c.stored, Ordering::Relaxed);
             self.stall_cond.notify_all();
             debug!(checkpoint, "memtable flushed");
-            self.wal.remove_covered(checkpoint)?;
+            let keep_after = self.log_retention.load(Ordering::Acquire);
+            self.wal.remove_covered(checkpoint.min(keep_after))?;
             self.remove_dead_segments(&mut ts)?;
         }
     }

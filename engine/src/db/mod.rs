@@ -11,6 +11,7 @@
 mod catalog;
 mod iter;
 mod maintenance;
+mod replication;
 mod snapshot;
 mod stats;
 mod stored;
@@ -33,6 +34,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use tracing::{error, info};
 
 pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
+pub use replication::{BackupInfo, LogRecord};
 pub use snapshot::{DocIter, IndexBound, Snapshot};
 pub use stats::Stats;
 pub use write::{Update, Write, WriteResult};
@@ -94,6 +96,8 @@ pub(crate) struct Inner {
     write: Mutex<WriteState>,
     read: ArcSwap<ReadState>,
     visible: AtomicU64,
+    /// WAL records after this sequence number are kept for replicas (`u64::MAX`: none).
+    log_retention: AtomicU64,
     tree: Mutex<TreeState>,
     failure: Mutex<Option<String>>,
     failed: AtomicBool,
@@ -223,6 +227,7 @@ impl Db {
             }),
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
+            log_retention: AtomicU64::new(u64::MAX),
             tree: Mutex::new(state),
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),

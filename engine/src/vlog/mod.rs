@@ -123,6 +123,17 @@ impl ValueLog {
         })
     }
 
+    /// The active segment and its size.
+    pub fn active_position(&self) -> (u32, u64) {
+        let a = self.active.lock();
+        (a.segment, a.size)
+    }
+
+    /// The path of a segment.
+    pub fn segment_path(&self, segment: u32) -> PathBuf {
+        segment_path(&self.dir, segment)
+    }
+
     /// The segment new records go to.
     pub fn active_segment(&self) -> u32 {
         self.active.lock().segment

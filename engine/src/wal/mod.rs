@@ -8,7 +8,7 @@
 mod record;
 mod replay;
 
-pub(crate) use replay::{ReplayOutcome, read_records, replay};
+pub(crate) use replay::{read_records, replay};
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -203,6 +203,48 @@ impl Wal {
             sync_dir(&self.dir)?;
         }
         Ok(removed)
+    }
+}
+
+/// Writes a complete, synced segment holding `records` (for backups).
+pub(crate) fn write_segment(
+    dir: &Path,
+    first_seq: Seq,
+    records: &[(Seq, Vec<KvOp>)],
+) -> Result<()> {
+    let path = dir.join(segment_name(first_seq));
+    let mut buf = record::encode_header(first_seq).to_vec();
+    for (seq, ops) in records {
+        record::encode_record(*seq, ops, &mut buf);
+    }
+    let mut f =
+        File::create(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    f.write_all(&buf)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    sync_dir(dir)
+}
+
+/// Encodes one record (for shipping a batch to a replica).
+pub(crate) fn encode_record(seq: Seq, ops: &[KvOp]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    record::encode_record(seq, ops, &mut buf);
+    buf
+}
+
+/// Decodes one record encoded by [`encode_record`].
+pub(crate) fn decode_record(buf: &[u8]) -> Result<(Seq, Vec<KvOp>)> {
+    match record::decode_record(buf) {
+        record::Decoded::Record { seq, ops, len } if len == buf.len() => Ok((seq, ops)),
+        record::Decoded::Record { .. } => Err(Error::InvalidArgument(
+            "a log record has trailing bytes".into(),
+        )),
+        record::Decoded::Truncated => {
+            Err(Error::InvalidArgument("a log record is cut short".into()))
+        }
+        record::Decoded::Damaged(d) => Err(Error::InvalidArgument(format!(
+            "a log record is damaged: {d}"
+        ))),
     }
 }
 

@@ -1,0 +1,162 @@
+//! Online backups and log shipping: a consistent copy while writes go on, and a replica that
+//! follows the primary's log, in order and idempotently.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use bson::{Bson, Document, doc};
+use shinydb_engine::{Db, Error, LogRecord, Options, SyncMode};
+
+fn options() -> Options {
+    Options {
+        sync: SyncMode::Sync,
+        memtable_bytes: 64 << 10,
+        wal_segment_bytes: 16 << 10,
+        value_log_threshold: 300,
+        gc_interval: None,
+        ..Options::default()
+    }
+}
+
+fn all_docs(db: &Db, store: &str) -> Vec<Document> {
+    db.snapshot()
+        .scan("s", store, false)
+        .expect("scan")
+        .map(|d| Document::try_from(d.expect("doc")).expect("document"))
+        .collect()
+}
+
+#[test]
+fn an_online_backup_is_consistent_and_a_replica_catches_up_from_it() {
+    let primary_dir = tempfile::tempdir().expect("tempdir");
+    let primary = Arc::new(Db::open(primary_dir.path(), options()).expect("open"));
+    primary.retain_log_after(Some(0));
+    primary.create_space("s").expect("space");
+    primary.create_store("s", "t").expect("store");
+    primary
+        .create_index("s", "t", "by_n", &["n"], false)
+        .expect("index");
+    let acked = Arc::new(AtomicI64::new(-1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, acked, stop) = (Arc::clone(&primary), Arc::clone(&acked), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                db.insert(
+                    "s",
+                    "t",
+                    doc! {"_id": i, "n": i % 10, "pad": "p".repeat((i % 700) as usize)},
+                )
+                .expect("insert");
+                acked.store(i, Ordering::Release);
+                i += 1;
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    primary.checkpoint().expect("checkpoint");
+    std::thread::sleep(Duration::from_millis(50));
+    let backup_dir = tempfile::tempdir().expect("tempdir");
+    let acked_before = acked.load(Ordering::Acquire);
+    let info = primary
+        .backup_to(backup_dir.path().join("b"))
+        .expect("backup");
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+    primary
+        .create_store("s", "later")
+        .expect("a catalog change after the backup");
+    primary
+        .insert("s", "later", doc! {"_id": "x"})
+        .expect("insert");
+
+    // The backup holds exactly the batches up to its sequence number: a prefix of the inserts.
+    let replica = Db::open(backup_dir.path().join("b"), options()).expect("open backup");
+    assert_eq!(replica.last_seq(), info.seq);
+    let docs = all_docs(&replica, "t");
+    assert!(
+        docs.len() as i64 > acked_before,
+        "every write acknowledged before the backup is in it"
+    );
+    for (i, d) in docs.iter().enumerate() {
+        assert_eq!(
+            d.get_i64("_id").expect("id"),
+            i as i64,
+            "the backup is a prefix of the writes"
+        );
+    }
+    let by_index = replica
+        .snapshot()
+        .index_scan("s", "t", "by_n", None, None, false)
+        .expect("index")
+        .count();
+    assert_eq!(by_index, docs.len());
+
+    // The replica follows the primary's log from the backup's position.
+    let mut applied = 0;
+    loop {
+        let batch = primary.read_log(replica.last_seq(), 100).expect("read log");
+        if batch.is_empty() {
+            break;
+        }
+        for rec in batch {
+            let shipped = LogRecord::from_bytes(&rec.to_bytes()).expect("wire form");
+            assert!(replica.apply_log(&shipped).expect("apply"));
+            applied += 1;
+        }
+    }
+    assert!(applied > 0);
+    assert_eq!(replica.last_seq(), primary.last_seq());
+    assert_eq!(all_docs(&replica, "t"), all_docs(&primary, "t"));
+    assert_eq!(
+        all_docs(&replica, "later"),
+        all_docs(&primary, "later"),
+        "catalog changes replicate too"
+    );
+
+    // Applying again is a no-op; a gap is refused.
+    let last = primary.read_log(primary.last_seq() - 1, 1).expect("read");
+    assert!(!replica.apply_log(&last[0]).expect("idempotent"));
+    primary
+        .insert("s", "later", doc! {"_id": "y"})
+        .expect("insert");
+    primary
+        .insert("s", "later", doc! {"_id": "z"})
+        .expect("insert");
+    let newer = primary.read_log(primary.last_seq() - 1, 1).expect("read");
+    assert!(matches!(
+        replica.apply_log(&newer[0]),
+        Err(Error::FailedPrecondition(_))
+    ));
+
+    // Once the replica's position no longer needs it, a checkpoint trims the log and an old
+    // position is refused with a clear error.
+    primary.retain_log_after(Some(replica.last_seq()));
+    // After a checkpoint trims the log, an old position is refused with a clear error.
+    primary.checkpoint().expect("checkpoint");
+    primary
+        .insert("s", "later", doc! {"_id": Bson::Int32(1)})
+        .expect("insert");
+    primary.checkpoint().expect("checkpoint");
+    let err = primary.read_log(1, 10).expect_err("trimmed");
+    assert!(err.to_string().contains("backup"), "{err}");
+}
+
+#[test]
+fn a_damaged_shipped_record_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), options()).expect("open");
+    db.create_space("s").expect("space");
+    let rec = db.read_log(0, 1).expect("log").pop().expect("record");
+    let mut bytes = rec.to_bytes();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    assert!(LogRecord::from_bytes(&bytes).is_err());
+}
