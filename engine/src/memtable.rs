@@ -124,14 +124,13 @@ impl Memtable {
             let mut pending: Option<Entry> = None;
             for e in self.map.range(range).rev() {
                 let k = e.key();
-                if let Some((pk, _)) = &pending {
-                    if *pk != k.key {
+                if let Some((pk, _)) = &pending
+                    && *pk != k.key {
                         if out.len() + 1 >= limit {
                             break;
                         }
                         out.extend(pending.take());
                     }
-                }
                 if k.seq <= seq {
                     pending = Some((k.key.clone(), e.value().clone()));
                 }

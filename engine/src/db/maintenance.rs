@@ -38,11 +38,10 @@ pub(crate) fn commit_tree(
     let mut w = TreeWriter::new(pager, base.meta());
     let mut dead = Vec::new();
     w.apply(ops, &mut |k, old| {
-        if k.first() == Some(&keys::DOC) {
-            if let Some(p) = stored::pointer(old) {
+        if k.first() == Some(&keys::DOC)
+            && let Some(p) = stored::pointer(old) {
                 dead.push(p);
             }
-        }
     })?;
     for p in dead {
         if let Some(s) = state.vlog_stats.get_mut(&p.segment) {

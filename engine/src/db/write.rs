@@ -397,11 +397,10 @@ impl Db {
             let mut chunk = Vec::with_capacity(1024);
             for doc in ids.by_ref().take(1024) {
                 let doc = doc?;
-                if let Ok(id) = doc.get("_id") {
-                    if let Some(id) = id {
+                if let Ok(id) = doc.get("_id")
+                    && let Some(id) = id {
                         chunk.push(id.to_raw_bson());
                     }
-                }
             }
             if chunk.is_empty() {
                 return Ok(());

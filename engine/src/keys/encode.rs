@@ -283,7 +283,7 @@ mod tests {
                 else {
                     let bi = b.trunc() as i128;
                     match i128::from(a).cmp(&bi) {
-                        std::cmp::Ordering::Equal => 0.0f64.partial_cmp(&b.fract()).map(|o| o).unwrap_or(std::cmp::Ordering::Equal),
+                        std::cmp::Ordering::Equal => 0.0f64.partial_cmp(&b.fract()).unwrap_or(std::cmp::Ordering::Equal),
                         o => o,
                     }
                 };
