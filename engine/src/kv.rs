@@ -1,20 +1,22 @@
 //! Key/value operations: what a write batch, a WAL record and a memtable hold.
 
+use bytes::Bytes;
+
 /// One change to the keyspace: a put (`Some`) or a delete (`None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KvOp {
     /// The key.
     pub key: Vec<u8>,
     /// The new value, or `None` to delete the key.
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Bytes>,
 }
 
 impl KvOp {
     /// A put of `value` at `key`.
-    pub fn put(key: Vec<u8>, value: Vec<u8>) -> Self {
+    pub fn put(key: Vec<u8>, value: impl Into<Bytes>) -> Self {
         KvOp {
             key,
-            value: Some(value),
+            value: Some(value.into()),
         }
     }
 
@@ -25,7 +27,7 @@ impl KvOp {
 
     /// Approximate memory the operation occupies.
     pub fn size(&self) -> usize {
-        self.key.len() + self.value.as_ref().map_or(0, Vec::len) + 32
+        self.key.len() + self.value.as_ref().map_or(0, Bytes::len) + 32
     }
 }
 

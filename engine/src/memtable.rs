@@ -70,7 +70,7 @@ impl Memtable {
                     key: op.key.clone(),
                     seq,
                 },
-                op.value.as_ref().map(|v| Bytes::copy_from_slice(v)),
+                op.value.clone(),
             );
         }
         self.bytes.fetch_add(added, AtomicOrdering::Relaxed);
@@ -94,6 +94,9 @@ impl Memtable {
 
     /// The newest version of `key` at or below `seq`.
     pub fn get(&self, key: &[u8], seq: Seq) -> Lookup {
+        if self.map.is_empty() {
+            return Lookup::Absent;
+        }
         let probe = VersionedKey {
             key: key.to_vec(),
             seq,
@@ -125,12 +128,13 @@ impl Memtable {
             for e in self.map.range(range).rev() {
                 let k = e.key();
                 if let Some((pk, _)) = &pending
-                    && *pk != k.key {
-                        if out.len() + 1 >= limit {
-                            break;
-                        }
-                        out.extend(pending.take());
+                    && *pk != k.key
+                {
+                    if out.len() + 1 >= limit {
+                        break;
                     }
+                    out.extend(pending.take());
+                }
                 if k.seq <= seq {
                     pending = Some((k.key.clone(), e.value().clone()));
                 }
@@ -164,7 +168,7 @@ impl Memtable {
             }
             out.push(KvOp {
                 key: k.key.clone(),
-                value: e.value().as_ref().map(|v| v.to_vec()),
+                value: e.value().clone(),
             });
         }
         out

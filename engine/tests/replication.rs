@@ -141,9 +141,16 @@ fn an_online_backup_is_consistent_and_a_replica_catches_up_from_it() {
     primary.retain_log_after(Some(replica.last_seq()));
     // After a checkpoint trims the log, an old position is refused with a clear error.
     primary.checkpoint().expect("checkpoint");
-    primary
-        .insert("s", "later", doc! {"_id": Bson::Int32(1)})
-        .expect("insert");
+    // Enough writes to fill several 16 KiB WAL segments, so older ones can go.
+    for i in 0..100 {
+        primary
+            .insert(
+                "s",
+                "later",
+                doc! {"_id": Bson::Int32(i), "pad": "w".repeat(500)},
+            )
+            .expect("insert");
+    }
     primary.checkpoint().expect("checkpoint");
     let err = primary.read_log(1, 10).expect_err("trimmed");
     assert!(err.to_string().contains("backup"), "{err}");

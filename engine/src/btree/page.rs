@@ -75,6 +75,11 @@ impl Page {
         &self.0
     }
 
+    /// Wraps a page this process just built (already sealed and well-formed).
+    pub fn built(bytes: Vec<u8>) -> Page {
+        Page(Bytes::from(bytes))
+    }
+
     /// Whether this is a leaf.
     pub fn is_leaf(&self) -> bool {
         self.0[4] == KIND_LEAF

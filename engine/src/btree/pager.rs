@@ -152,9 +152,10 @@ impl Pager {
                 let n = read_up_to(&file, &mut b, slot * PAGE_SIZE as u64)
                     .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
                 if let Some(m) = Meta::decode(&b[..n], path)?
-                    && best.is_none_or(|b| m.generation > b.generation) {
-                        best = Some(m);
-                    }
+                    && best.is_none_or(|b| m.generation > b.generation)
+                {
+                    best = Some(m);
+                }
             }
             let meta = best.ok_or_else(|| {
                 Error::corruption(

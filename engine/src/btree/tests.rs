@@ -25,7 +25,7 @@ proptest! {
                 let v = if del { None } else { Some(vec![(k % 251) as u8; len]) };
                 ops.insert(key(k), v);
             }
-            let ops: Vec<KvOp> = ops.into_iter().map(|(key, value)| KvOp { key, value }).collect();
+            let ops: Vec<KvOp> = ops.into_iter().map(|(key, value)| KvOp { key, value: value.map(Into::into) }).collect();
             let mut replaced = 0usize;
             let mut w = TreeWriter::new(&pager, meta);
             w.apply(&ops, &mut |_, _| replaced += 1).expect("apply");
@@ -33,7 +33,7 @@ proptest! {
             let mut expected_replaced = 0;
             for op in &ops {
                 if model.contains_key(&op.key) { expected_replaced += 1; }
-                match &op.value { Some(v) => { model.insert(op.key.clone(), v.clone()); } None => { model.remove(&op.key); } }
+                match &op.value { Some(v) => { model.insert(op.key.clone(), v.to_vec()); } None => { model.remove(&op.key); } }
             }
             prop_assert_eq!(replaced, expected_replaced);
         }

@@ -52,13 +52,10 @@ impl<'a> TreeWriter<'a> {
         }
     }
 
-    fn write(&mut self, bytes: Vec<u8>) -> Result<PageId> {
+    fn write(&mut self, bytes: Vec<u8>) -> PageId {
         let id = self.pager.allocate();
-        let page = Page::parse(Bytes::from(bytes)).map_err(|d| {
-            Error::corruption(self.pager.path(), format!("built an invalid page: {d}"))
-        })?;
-        self.new_pages.insert(id, page);
-        Ok(id)
+        self.new_pages.insert(id, Page::built(bytes));
+        id
     }
 
     /// The value at `key` as this transaction sees it.
@@ -197,7 +194,7 @@ impl<'a> TreeWriter<'a> {
         let mut start = 0;
         for end in page::split_even(&sizes) {
             let group = &entries[start..end];
-            let id = self.write(page::build_leaf(group))?;
+            let id = self.write(page::build_leaf(group));
             pieces.push((Some(group[0].0.to_vec()), id));
             start = end;
         }
@@ -220,7 +217,7 @@ impl<'a> TreeWriter<'a> {
                 .iter()
                 .map(|(k, id)| (k.as_deref().unwrap_or_default(), *id))
                 .collect();
-            let id = self.write(page::build_branch(group[0].1, &entries))?;
+            let id = self.write(page::build_branch(group[0].1, &entries));
             pieces.push((if start == 0 { None } else { group[0].0.clone() }, id));
             start = end;
         }

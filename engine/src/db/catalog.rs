@@ -63,7 +63,8 @@ pub(crate) struct Dropped {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Catalog {
     pub spaces: BTreeMap<String, SpaceInfo>,
-    pub stores: BTreeMap<(String, String), StoreInfo>,
+    /// Stores by space, then by name.
+    stores: BTreeMap<String, BTreeMap<String, StoreInfo>>,
     pub next_id: u32,
     pub dropped: Vec<Dropped>,
 }
@@ -146,7 +147,7 @@ impl Catalog {
                 Some(b't') => {
                     let s: StoreInfo =
                         bson::from_slice(&v).map_err(|e| bad(format!("store entry: {e}")))?;
-                    c.stores.insert((s.space.clone(), s.name.clone()), s);
+                    c.insert_store(s);
                 }
                 Some(b'd') => {
                     let b: [u8; 8] = v
@@ -209,11 +210,52 @@ impl Catalog {
     /// The store `space.store`.
     pub fn store(&self, space: &str, store: &str) -> Result<&StoreInfo> {
         self.stores
-            .get(&(space.to_string(), store.to_string()))
-            .ok_or_else(|| Error::NotFound {
-                kind: "store",
-                name: format!("{space}.{store}"),
-            })
+            .get(space)
+            .and_then(|m| m.get(store))
+            .ok_or_else(|| not_found(space, store))
+    }
+
+    /// The store `space.store`, to change it.
+    pub fn store_mut(&mut self, space: &str, store: &str) -> Result<&mut StoreInfo> {
+        self.stores
+            .get_mut(space)
+            .and_then(|m| m.get_mut(store))
+            .ok_or_else(|| not_found(space, store))
+    }
+
+    /// Adds (or replaces) a store.
+    pub fn insert_store(&mut self, s: StoreInfo) {
+        self.stores
+            .entry(s.space.clone())
+            .or_default()
+            .insert(s.name.clone(), s);
+    }
+
+    /// Removes a store.
+    pub fn remove_store(&mut self, space: &str, store: &str) -> Option<StoreInfo> {
+        let m = self.stores.get_mut(space)?;
+        let s = m.remove(store);
+        if m.is_empty() {
+            self.stores.remove(space);
+        }
+        s
+    }
+
+    /// Every store of one space.
+    pub fn stores_in<'a>(&'a self, space: &str) -> impl Iterator<Item = &'a StoreInfo> + 'a {
+        self.stores.get(space).into_iter().flat_map(|m| m.values())
+    }
+
+    /// Every store.
+    pub fn all_stores(&self) -> impl Iterator<Item = &StoreInfo> {
+        self.stores.values().flat_map(|m| m.values())
+    }
+}
+
+fn not_found(space: &str, store: &str) -> Error {
+    Error::NotFound {
+        kind: "store",
+        name: format!("{space}.{store}"),
     }
 }
 

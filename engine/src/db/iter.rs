@@ -65,9 +65,15 @@ impl MergeIter {
             lo,
             hi,
             reverse,
-            chunk: 64,
+            chunk: 16,
             cursors,
         }
+    }
+
+    /// Reads `n` entries per source at first (the read size doubles as iteration goes on).
+    pub(crate) fn first_chunk(mut self, n: usize) -> Self {
+        self.chunk = n.max(1);
+        self
     }
 
     fn refill(&mut self, i: usize) -> Result<()> {

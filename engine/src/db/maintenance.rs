@@ -39,9 +39,10 @@ pub(crate) fn commit_tree(
     let mut dead = Vec::new();
     w.apply(ops, &mut |k, old| {
         if k.first() == Some(&keys::DOC)
-            && let Some(p) = stored::pointer(old) {
-                dead.push(p);
-            }
+            && let Some(p) = stored::pointer(old)
+        {
+            dead.push(p);
+        }
     })?;
     for p in dead {
         if let Some(s) = state.vlog_stats.get_mut(&p.segment) {
@@ -88,7 +89,7 @@ pub(crate) fn flush_memtable(
                 state.vlog_stats.entry(p.segment).or_default().0 += u64::from(p.len);
                 touched.insert(p.segment);
             }
-            op.value = Some(s);
+            op.value = Some(s.into());
         }
     }
     if !touched.is_empty() {

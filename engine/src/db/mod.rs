@@ -430,10 +430,11 @@ impl Inner {
     /// Waits until batch `seq` is durable (in `Sync` mode), then makes it visible.
     pub(crate) fn finish(&self, seq: Seq) -> Result<()> {
         if self.opts.sync == SyncMode::Sync
-            && let Err(e) = self.wal.wait_durable(seq) {
-                self.fail(&e);
-                return Err(e);
-            }
+            && let Err(e) = self.wal.wait_durable(seq)
+        {
+            self.fail(&e);
+            return Err(e);
+        }
         self.visible.fetch_max(seq, Ordering::AcqRel);
         Ok(())
     }

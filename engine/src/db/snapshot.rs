@@ -2,7 +2,7 @@
 
 use std::{ops::Bound, sync::Arc};
 
-use bson::{Bson, RawBson, RawDocumentBuf};
+use bson::{Bson, RawBson, RawBsonRef, RawDocumentBuf};
 use bytes::Bytes;
 
 use super::{
@@ -69,6 +69,17 @@ impl Snapshot {
 
     /// Keys between two bounds, ascending or descending.
     pub(crate) fn range(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, reverse: bool) -> MergeIter {
+        self.range_sized(lo, hi, reverse, 16)
+    }
+
+    /// Like [`Snapshot::range`], reading `first` entries per source at first.
+    pub(crate) fn range_sized(
+        &self,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        reverse: bool,
+        first: usize,
+    ) -> MergeIter {
         MergeIter::new(
             Arc::clone(&self.state),
             Arc::clone(&self.inner.vlog),
@@ -77,6 +88,7 @@ impl Snapshot {
             hi,
             reverse,
         )
+        .first_chunk(first)
     }
 
     /// Every space.
@@ -92,14 +104,7 @@ impl Snapshot {
                 name: space.to_string(),
             });
         }
-        Ok(self
-            .state
-            .catalog
-            .stores
-            .values()
-            .filter(|s| s.space == space)
-            .cloned()
-            .collect())
+        Ok(self.state.catalog.stores_in(space).cloned().collect())
     }
 
     /// The store `space.store`.
@@ -287,16 +292,20 @@ fn to_document(b: Bytes) -> Result<RawDocumentBuf> {
 
 /// The order-preserving encoding of an `_id`, refusing types that may not be ids.
 pub(crate) fn encode_id(id: &Bson) -> Result<Vec<u8>> {
-    let raw = RawBson::try_from(id.clone())
-        .map_err(|e| Error::InvalidArgument(format!("_id cannot be encoded: {e}")))?;
-    if !encode::is_valid_id(raw.as_raw_bson_ref()) {
-        return Err(Error::InvalidArgument(format!(
-            "_id must be a string, int32, int64 or ObjectId, not {:?}",
-            id.element_type()
-        )));
-    }
-    let mut out = Vec::new();
-    encode::encode(raw.as_raw_bson_ref(), &mut out);
+    let raw = match id {
+        Bson::String(s) => RawBsonRef::String(s),
+        Bson::Int32(i) => RawBsonRef::Int32(*i),
+        Bson::Int64(i) => RawBsonRef::Int64(*i),
+        Bson::ObjectId(o) => RawBsonRef::ObjectId(*o),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "_id must be a string, int32, int64 or ObjectId, not {:?}",
+                other.element_type()
+            )));
+        }
+    };
+    let mut out = Vec::with_capacity(24);
+    encode::encode(raw, &mut out);
     Ok(out)
 }
 

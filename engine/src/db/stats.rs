@@ -96,8 +96,7 @@ impl Inner {
         let snap = self.snapshot();
         let documents = state
             .catalog
-            .stores
-            .values()
+            .all_stores()
             .filter_map(|s| snap.count(&s.space, &s.name).ok())
             .sum();
         let c = &self.counters;

@@ -9,6 +9,7 @@ use std::{
 };
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, oid::ObjectId};
+use bytes::Bytes;
 use parking_lot::MutexGuard;
 
 use super::{
@@ -252,12 +253,7 @@ impl Db {
                     name: name.into(),
                 });
             }
-            let stores: Vec<StoreInfo> = c
-                .stores
-                .values()
-                .filter(|s| s.space == name)
-                .cloned()
-                .collect();
+            let stores: Vec<StoreInfo> = c.stores_in(name).cloned().collect();
             if !stores.is_empty() && !cascade {
                 return Err(Error::FailedPrecondition(format!(
                     "space {name} holds {} store(s); drop them first or drop with cascade",
@@ -266,7 +262,7 @@ impl Db {
             }
             let mut ops = vec![KvOp::delete(super::catalog::space_key(name))];
             for s in stores {
-                c.stores.remove(&(s.space.clone(), s.name.clone()));
+                c.remove_store(&s.space, &s.name);
                 ops.extend(c.drop_store_ops(&s, seq));
             }
             c.spaces.remove(name);
@@ -284,9 +280,7 @@ impl Db {
                     name: space.into(),
                 });
             }
-            if c.stores
-                .contains_key(&(space.to_string(), store.to_string()))
-            {
+            if c.store(space, store).is_ok() {
                 return Err(Error::AlreadyExists {
                     kind: "store",
                     name: format!("{space}.{store}"),
@@ -301,7 +295,7 @@ impl Db {
                 indexes: Vec::new(),
             };
             let op = Catalog::store_op(&s)?;
-            c.stores.insert((space.into(), store.into()), s);
+            c.insert_store(s);
             Ok(vec![id_op, op])
         })
     }
@@ -311,7 +305,7 @@ impl Db {
     pub fn drop_store(&self, space: &str, store: &str) -> Result<()> {
         self.catalog_change(|c, seq| {
             let s = c.store(space, store)?.clone();
-            c.stores.remove(&(space.to_string(), store.to_string()));
+            c.remove_store(space, store);
             Ok(c.drop_store_ops(&s, seq))
         })
     }
@@ -354,13 +348,7 @@ impl Db {
             }
             let (id, id_op) = c.allocate_id();
             info.id = id;
-            let s = c
-                .stores
-                .get_mut(&(space.to_string(), store.to_string()))
-                .ok_or(Error::NotFound {
-                    kind: "store",
-                    name: format!("{space}.{store}"),
-                })?;
+            let s = c.store_mut(space, store)?;
             s.indexes.push(info.clone());
             Ok(vec![id_op, Catalog::store_op(s)?])
         })?;
@@ -371,13 +359,7 @@ impl Db {
         }
         // 3. Mark it ready for queries.
         self.catalog_change(|c, _| {
-            let s = c
-                .stores
-                .get_mut(&(space.to_string(), store.to_string()))
-                .ok_or(Error::NotFound {
-                    kind: "store",
-                    name: format!("{space}.{store}"),
-                })?;
+            let s = c.store_mut(space, store)?;
             for i in &mut s.indexes {
                 if i.id == info.id {
                     i.ready = true;
@@ -398,9 +380,10 @@ impl Db {
             for doc in ids.by_ref().take(1024) {
                 let doc = doc?;
                 if let Ok(id) = doc.get("_id")
-                    && let Some(id) = id {
-                        chunk.push(id.to_raw_bson());
-                    }
+                    && let Some(id) = id
+                {
+                    chunk.push(id.to_raw_bson());
+                }
             }
             if chunk.is_empty() {
                 return Ok(());
@@ -432,13 +415,7 @@ impl Db {
     /// Drops an index; its entries are reclaimed in the background.
     pub fn drop_index(&self, space: &str, store: &str, name: &str) -> Result<()> {
         self.catalog_change(|c, seq| {
-            let s = c
-                .stores
-                .get_mut(&(space.to_string(), store.to_string()))
-                .ok_or(Error::NotFound {
-                    kind: "store",
-                    name: format!("{space}.{store}"),
-                })?;
+            let s = c.store_mut(space, store)?;
             let pos = s
                 .indexes
                 .iter()
@@ -660,7 +637,7 @@ impl<'a> Txn<'a> {
             )));
         }
         let old_raw = old.map(|o| o.try_into_raw()).transpose()?;
-        let new_raw = new_bytes.clone().map(|b| b.try_into_raw()).transpose()?;
+        let new_raw = new_bytes.map(|b| b.try_into_raw()).transpose()?;
         for idx in &s.indexes {
             let old_entry = old_raw
                 .as_ref()
@@ -681,14 +658,14 @@ impl<'a> Txn<'a> {
                 self.put(e.key, e.value);
             }
         }
-        let delta = match (old_raw.is_some(), new_bytes.is_some()) {
+        let delta = match (old_raw.is_some(), new_raw.is_some()) {
             (false, true) => 1,
             (true, false) => -1,
             _ => 0,
         };
         *self.counts.entry(s.id).or_default() += delta;
-        match new_bytes {
-            Some(b) => self.put(key, b),
+        match new_raw {
+            Some(b) => self.put(key, b.into_bytes()),
             None => self.delete(key),
         }
         Ok(())
@@ -767,7 +744,10 @@ impl<'a> Txn<'a> {
         Ok(self
             .overlay
             .into_iter()
-            .map(|(key, value)| KvOp { key, value })
+            .map(|(key, value)| KvOp {
+                key,
+                value: value.map(Bytes::from),
+            })
             .collect())
     }
 }

@@ -188,17 +188,6 @@ fn encode_f64(v: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(&sortable_i64(0));
 }
 
-/// Whether `value` may serve as a document `_id` (string, int32, int64 or ObjectId).
-pub fn is_valid_id(value: RawBsonRef<'_>) -> bool {
-    matches!(
-        value,
-        RawBsonRef::String(_)
-            | RawBsonRef::Int32(_)
-            | RawBsonRef::Int64(_)
-            | RawBsonRef::ObjectId(_)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,9 +44,10 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(Seq, PathBuf)>> {
         if let Some(num) = name
             .strip_prefix("wal-")
             .and_then(|n| n.strip_suffix(".log"))
-            && let Ok(seq) = num.parse::<Seq>() {
-                out.push((seq, entry.path()));
-            }
+            && let Ok(seq) = num.parse::<Seq>()
+        {
+            out.push((seq, entry.path()));
+        }
     }
     out.sort();
     Ok(out)

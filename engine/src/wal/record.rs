@@ -163,7 +163,10 @@ fn decode_ops(mut p: &[u8]) -> Option<Vec<KvOp>> {
             DELETE => None,
             _ => return None,
         };
-        ops.push(KvOp { key, value });
+        ops.push(KvOp {
+            key,
+            value: value.map(bytes::Bytes::from),
+        });
     }
     p.is_empty().then_some(ops)
 }

@@ -138,11 +138,13 @@ fn valid_record_after(buf: &[u8], pos: usize, damaged_seq: Seq) -> bool {
     let mut from = pos + 1;
     while let Some(found) = find(&buf[from.min(buf.len())..], &next) {
         let seq_at = from + found;
-        if seq_at >= 8 && seq_at - 8 > pos
+        if seq_at >= 8
+            && seq_at - 8 > pos
             && let Decoded::Record { seq, .. } = record::decode_record(&buf[seq_at - 8..])
-                && seq == damaged_seq + 1 {
-                    return true;
-                }
+            && seq == damaged_seq + 1
+        {
+            return true;
+        }
         from = seq_at + 1;
     }
     false
