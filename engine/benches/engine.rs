@@ -16,6 +16,10 @@ use bson::{Bson, Document, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shinydb_engine::{Db, IndexBound, Options, SyncMode, Update};
 
+// Servers built on the engine use mimalloc; glibc malloc fragments under this allocation pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn document(i: i64) -> Document {
     let mut d = doc! {"_id": i, "email": format!("user{i}@example.com"), "age": i % 100};
     for f in 0..9 {
