@@ -1,1 +1,3 @@
 //! ShinyDB's embedded storage and query engine.
+
+pub mod value;
