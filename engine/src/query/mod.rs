@@ -1,0 +1,42 @@
+//! YQL and the query engine.
+//!
+//! Text goes lexer → parser → typed query ([`Query`], also produced by the client's builder and
+//! shipped by the server with `serde`) → validation → planner → executor, which reads one store
+//! through [`StoreSource`] and writes through [`StoreWriter`].
+//!
+//! ```text
+//! sales.orders.filter(EmployeeID = 289 and TotalDue > 1000).orderBy(TotalDue, desc).limit(5)
+//! ```
+//!
+//! - [`parse`] turns text into a validated [`Query`] (errors carry line, column and a caret);
+//! - [`execute`] runs it and returns a [`QueryResult`], whose [`QueryResult::to_json`] is the
+//!   shape every interface prints;
+//! - [`validate`] holds a query built without the parser to the same rules.
+//!
+//! Whatever the textual order of the calls, execution is
+//! filter → group/aggregate → having → orderBy → skip → limit → pluck. The rules of each step
+//! are documented where they live: [`eval`] (filters), [`sort`] (order), `aggregate`
+//! (grouping), [`project`] (pluck), [`planner`] (index use).
+
+mod aggregate;
+mod cursor;
+mod error;
+pub mod eval;
+mod executor;
+mod ir;
+mod lexer;
+mod parser;
+pub mod planner;
+pub mod project;
+mod result;
+pub mod sort;
+mod source;
+mod validate;
+
+pub use error::{ParseError, QueryError};
+pub use executor::execute;
+pub use ir::{AggFn, Aggregate, Direction, Expr, Op, Predicate, Query, SortKey, Write};
+pub use parser::{MAX_DEPTH, parse};
+pub use result::{Explain, QueryResult};
+pub use source::{DocIter, IndexBound, IndexInfo, StoreSource, StoreWriter, WriteOp};
+pub use validate::validate;
