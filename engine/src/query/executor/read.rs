@@ -104,12 +104,12 @@ pub(super) fn run(
         stats.order = "none";
         let mut n = 0u64;
         for doc in candidates {
+            if need.is_some_and(|need| n >= need) {
+                break;
+            }
             let doc = doc?;
             if accept(&doc) {
                 n += 1;
-                if need.is_some_and(|need| n >= need) {
-                    break;
-                }
             }
         }
         stats.matched = matched;
@@ -151,6 +151,9 @@ pub(super) fn run(
         let mut out = Vec::new();
         let mut seen = 0u64;
         for doc in candidates {
+            if need.is_some_and(|need| seen >= need) {
+                break;
+            }
             let doc = doc?;
             if !accept(&doc) {
                 continue;
@@ -158,9 +161,6 @@ pub(super) fn run(
             seen += 1;
             if seen > query.skip {
                 out.push(doc);
-            }
-            if need.is_some_and(|need| seen >= need) {
-                break;
             }
         }
         out
