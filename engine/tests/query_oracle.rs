@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use bson::{Bson, Document, oid::ObjectId};
 use serde_json::{Value, json};
 use shinydb_engine::query::{QueryResult, execute, parse};
-use shinydb_engine::sample::{self, SampleData};
+use shinydb_engine::sample::SampleData;
 
 use common::oracle::{self, Agg, CmpOp, json_eq, rows};
 use common::{Stores, run, store_of, stores};
@@ -1628,7 +1628,7 @@ fn all_cases() -> Vec<Case> {
 
 #[test]
 fn the_engine_agrees_with_the_oracle_with_and_without_indexes() {
-    let data = sample::generate(42);
+    let data = common::sample_data();
     let cases = all_cases();
     assert!(cases.len() >= 150, "only {} cases", cases.len());
     let mut by_store: HashMap<String, Stores> = HashMap::new();
@@ -1639,7 +1639,7 @@ fn the_engine_agrees_with_the_oracle_with_and_without_indexes() {
         let s = by_store
             .entry(name.clone())
             .or_insert_with(|| stores(&data, &name));
-        let expected = (c.expect)(&data);
+        let expected = (c.expect)(data);
         for (label, source) in [("without indexes", &s.plain), ("with indexes", &s.indexed)] {
             let got = run(source, &c.text).to_json();
             if !json_eq(&got, &expected) {

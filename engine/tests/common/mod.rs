@@ -262,6 +262,13 @@ impl StoreWriter for MemWriter {
     }
 }
 
+/// The sample dataset (seed 42), generated once per test binary.
+pub fn sample_data() -> &'static shinydb_engine::sample::SampleData {
+    static DATA: std::sync::OnceLock<shinydb_engine::sample::SampleData> =
+        std::sync::OnceLock::new();
+    DATA.get_or_init(|| shinydb_engine::sample::generate(42))
+}
+
 /// The sample stores with and without indexes.
 pub struct Stores {
     pub plain: MemStore,

@@ -122,6 +122,7 @@ pub(super) fn run(
         stats.order = "index";
         let first = [dirs.first().copied().unwrap_or(Direction::Asc)];
         let first_path: Vec<_> = paths.iter().take(1).cloned().collect();
+        let unique_first = paths.first().is_some_and(crate::value::FieldPath::is_id);
         let mut buffer: Vec<RawDocumentBuf> = Vec::new();
         for doc in candidates {
             let doc = doc?;
@@ -138,6 +139,10 @@ pub(super) fn run(
                 }
             }
             buffer.push(doc);
+            // `_id` values are unique: no tie can follow.
+            if unique_first && need.is_some_and(|need| buffer.len() as u64 >= need) {
+                break;
+            }
         }
         let mut ranked: Vec<Ranked<'_>> = buffer
             .into_iter()

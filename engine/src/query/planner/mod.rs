@@ -103,15 +103,18 @@ pub fn plan(query: &Query, source: &dyn StoreSource) -> Plan {
                 ordered: true,
             };
         }
-        if let Some(ordered) = ordered_plan(query, &indexes) {
+        if let Some((ordered, population)) = ordered_plan(query, &indexes, total) {
             let need = query.skip.saturating_add(query.limit.unwrap_or(0)).max(1);
-            let matching = filter_plan.as_ref().map_or(total, |(_, est)| *est).max(1);
+            let matching = filter_plan
+                .as_ref()
+                .map_or(population, |(_, est)| *est)
+                .clamp(1, population.max(1));
             // Entries read in order before `need` matches, if matches are spread evenly.
             let ordered_cost = need
-                .saturating_mul(total.max(1))
+                .saturating_mul(population.max(1))
                 .checked_div(matching)
                 .unwrap_or(u64::MAX)
-                .min(total);
+                .min(population);
             if filter_plan
                 .as_ref()
                 .is_none_or(|(_, est)| ordered_cost <= *est)
@@ -346,8 +349,9 @@ fn index_access(
 }
 
 /// An ordered read of an index whose leading fields are fixed by equalities and whose next field
-/// is the first `orderBy` path. Missing and null come last in both directions.
-fn ordered_plan(query: &Query, indexes: &[IndexInfo]) -> Option<Access> {
+/// is the first `orderBy` path (the candidate with the most fixed fields wins), with the number
+/// of entries it covers. Missing and null come last in both directions.
+fn ordered_plan(query: &Query, indexes: &[IndexInfo], total: u64) -> Option<(Access, u64)> {
     let key = query.order_by.first()?;
     let cons = match &query.filter {
         Some(Expr::And(items)) => {
@@ -358,6 +362,7 @@ fn ordered_plan(query: &Query, indexes: &[IndexInfo]) -> Option<Access> {
         Some(e @ Expr::Pred(_)) => constraints([e]),
         _ => HashMap::new(),
     };
+    let mut best: Option<(&IndexInfo, Vec<Bson>)> = None;
     for index in indexes {
         let Some(pos) = index.fields.iter().position(|f| *f == key.path) else {
             continue;
@@ -375,45 +380,62 @@ fn ordered_plan(query: &Query, indexes: &[IndexInfo]) -> Option<Access> {
         if prefix.len() != pos {
             continue;
         }
-        let allowed = cons.get(&key.path);
-        let restrict = |seg: Interval| -> Vec<Interval> {
-            match allowed {
-                Some(ivs) => intersect_sets(&[seg], ivs),
-                None => vec![seg],
-            }
-        };
-        let min_key = restrict(Interval::point(Bson::MinKey));
-        let values = restrict(Interval {
-            lo: Some((Bson::Null, false)),
-            hi: None,
-        });
-        let nulls = restrict(Interval::point(Bson::Null));
-        let prefixes = [prefix];
-        let (reverse, segments) = match key.direction {
-            Direction::Asc => (false, [min_key, values, nulls]),
-            Direction::Desc => {
-                let mut values = values;
-                values.reverse();
-                let mut min_key = min_key;
-                min_key.reverse();
-                (true, [values, min_key, nulls])
-            }
-        };
-        let ranges: Vec<Range> = segments
-            .iter()
-            .flat_map(|ivs| ranges_for(&prefixes, ivs))
-            .collect();
-        return Some(if ranges.is_empty() {
-            Access::Empty
-        } else {
-            Access::Index {
-                index: index.name.clone(),
-                ranges,
-                reverse,
-            }
-        });
+        if best.as_ref().is_none_or(|(_, p)| prefix.len() > p.len()) {
+            best = Some((index, prefix));
+        }
     }
-    None
+    let (index, prefix) = best?;
+    let population = if prefix.is_empty() {
+        total
+    } else {
+        let per_point = index
+            .entries
+            .checked_div(index.distinct_first.max(1))
+            .unwrap_or(0);
+        let deeper = u32::try_from(prefix.len() - 1).unwrap_or(u32::MAX);
+        per_point
+            .checked_div(10u64.saturating_pow(deeper))
+            .unwrap_or(0)
+            .max(1)
+    };
+    let allowed = cons.get(&key.path);
+    let restrict = |seg: Interval| -> Vec<Interval> {
+        match allowed {
+            Some(ivs) => intersect_sets(&[seg], ivs),
+            None => vec![seg],
+        }
+    };
+    let min_key = restrict(Interval::point(Bson::MinKey));
+    let values = restrict(Interval {
+        lo: Some((Bson::Null, false)),
+        hi: None,
+    });
+    let nulls = restrict(Interval::point(Bson::Null));
+    let prefixes = [prefix];
+    let (reverse, segments) = match key.direction {
+        Direction::Asc => (false, [min_key, values, nulls]),
+        Direction::Desc => {
+            let mut values = values;
+            values.reverse();
+            let mut min_key = min_key;
+            min_key.reverse();
+            (true, [values, min_key, nulls])
+        }
+    };
+    let ranges: Vec<Range> = segments
+        .iter()
+        .flat_map(|ivs| ranges_for(&prefixes, ivs))
+        .collect();
+    let access = if ranges.is_empty() {
+        Access::Empty
+    } else {
+        Access::Index {
+            index: index.name.clone(),
+            ranges,
+            reverse,
+        }
+    };
+    Some((access, population))
 }
 
 #[cfg(test)]
