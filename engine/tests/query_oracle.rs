@@ -1638,7 +1638,7 @@ fn the_engine_agrees_with_the_oracle_with_and_without_indexes() {
         let name = store_of(&c.text);
         let s = by_store
             .entry(name.clone())
-            .or_insert_with(|| stores(&data, &name));
+            .or_insert_with(|| stores(data, &name));
         let expected = (c.expect)(data);
         for (label, source) in [("without indexes", &s.plain), ("with indexes", &s.indexed)] {
             let got = run(source, &c.text).to_json();
