@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use super::ir::{Direction, SortKey};
-use crate::value::{FieldPath, class, compare, compare_opt, lookup, type_class};
+use crate::value::{FieldPath, class, compare, compare_opt, lookup, lookup_id, type_class};
 
 /// Compares sort-key values under `dirs`: missing and null sort last in both directions.
 pub(crate) fn compare_keys(
@@ -15,17 +15,18 @@ pub(crate) fn compare_keys(
     a: &[Option<RawBsonRef<'_>>],
     b: &[Option<RawBsonRef<'_>>],
 ) -> Ordering {
-    for (i, dir) in dirs.iter().enumerate() {
-        let x = a
-            .get(i)
-            .copied()
-            .flatten()
-            .filter(|v| type_class(*v) != class::NULL);
-        let y = b
-            .get(i)
-            .copied()
-            .flatten()
-            .filter(|v| type_class(*v) != class::NULL);
+    compare_key_iters(dirs, a.iter().copied(), b.iter().copied())
+}
+
+/// [`compare_keys`] over iterators (no allocation).
+fn compare_key_iters<'x, 'y>(
+    dirs: &[Direction],
+    mut a: impl Iterator<Item = Option<RawBsonRef<'x>>>,
+    mut b: impl Iterator<Item = Option<RawBsonRef<'y>>>,
+) -> Ordering {
+    for dir in dirs {
+        let x = a.next().flatten().filter(|v| type_class(*v) != class::NULL);
+        let y = b.next().flatten().filter(|v| type_class(*v) != class::NULL);
         let o = match (x, y) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Greater,
@@ -48,7 +49,7 @@ pub(crate) fn key_refs<'a>(
     paths: &[FieldPath],
 ) -> (Vec<Option<RawBsonRef<'a>>>, Option<RawBsonRef<'a>>) {
     let keys = paths.iter().map(|p| lookup(doc, p)).collect();
-    (keys, lookup(doc, &FieldPath::id()))
+    (keys, lookup_id(doc))
 }
 
 /// A row with its sort keys extracted, ordered by (keys, `_id`, arrival).
@@ -85,11 +86,10 @@ impl<'d> Ranked<'d> {
     }
 
     /// The keys as borrowed values.
-    pub fn key_refs(&self) -> Vec<Option<RawBsonRef<'_>>> {
+    fn key_iter(&self) -> impl Iterator<Item = Option<RawBsonRef<'_>>> {
         self.keys
             .iter()
             .map(|k| k.as_ref().map(RawBson::as_raw_bson_ref))
-            .collect()
     }
 
     fn id_ref(&self) -> Option<RawBsonRef<'_>> {
@@ -113,7 +113,7 @@ impl PartialOrd for Ranked<'_> {
 
 impl Ord for Ranked<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_keys(self.dirs, &self.key_refs(), &other.key_refs())
+        compare_key_iters(self.dirs, self.key_iter(), other.key_iter())
             .then_with(|| compare_opt_id(self.id_ref(), other.id_ref()))
             .then_with(|| self.seq.cmp(&other.seq))
     }
@@ -144,9 +144,9 @@ pub(crate) fn split_keys(keys: &[SortKey]) -> (Vec<FieldPath>, Vec<Direction>) {
 impl RowOrder<'_> {
     /// Compares a document (borrowed) with a ranked row, in row order.
     pub fn compare_doc(&self, doc: &RawDocument, seq: u64, ranked: &Ranked<'_>) -> Ordering {
-        let (keys, id) = key_refs(doc, self.paths);
-        compare_keys(self.dirs, &keys, &ranked.key_refs())
-            .then_with(|| compare_opt_id(id, ranked.id_ref()))
+        let keys = self.paths.iter().map(|p| lookup(doc, p));
+        compare_key_iters(self.dirs, keys, ranked.key_iter())
+            .then_with(|| compare_opt_id(lookup_id(doc), ranked.id_ref()))
             .then_with(|| seq.cmp(&ranked.seq))
     }
 

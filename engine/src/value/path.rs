@@ -198,6 +198,11 @@ pub fn lookup<'a>(doc: &'a RawDocument, path: &FieldPath) -> Option<RawBsonRef<'
     cur.get(last).ok().flatten()
 }
 
+/// The `_id` of a raw document (`None` when missing or malformed).
+pub fn lookup_id(doc: &RawDocument) -> Option<RawBsonRef<'_>> {
+    doc.get("_id").ok().flatten()
+}
+
 /// Finds the value at `path` in an owned document (same rules as [`lookup`]).
 pub fn get_path<'a>(doc: &'a Document, path: &FieldPath) -> Option<&'a Bson> {
     let (last, init) = path.segments.split_last()?;

@@ -9,7 +9,7 @@ use bson::RawBson;
 use crate::query::error::QueryError;
 use crate::query::planner::Access;
 use crate::query::source::{DocIter, StoreSource};
-use crate::value::{FieldPath, compare, lookup};
+use crate::value::{compare, lookup_id};
 
 /// An `_id`, ordered by the value order (for duplicate removal).
 struct IdKey(RawBson);
@@ -66,7 +66,6 @@ fn open_uncounted<'s>(
         })),
         Access::Union(branches) => {
             let mut seen: BTreeSet<IdKey> = BTreeSet::new();
-            let id = FieldPath::id();
             let all = branches
                 .iter()
                 .flat_map(move |b| match open_uncounted(source, b) {
@@ -74,7 +73,7 @@ fn open_uncounted<'s>(
                     Err(e) => Box::new(std::iter::once(Err(e))),
                 });
             Box::new(all.filter(move |item| match item {
-                Ok(doc) => match lookup(doc, &id) {
+                Ok(doc) => match lookup_id(doc) {
                     Some(v) => seen.insert(IdKey(v.to_raw_bson())),
                     None => true,
                 },
