@@ -1,6 +1,9 @@
 //! The typed query representation: what the parser (and the client's builder) produce, what the
 //! server ships (it is `serde`-serialisable) and what the executor runs.
 //!
+//! BSON literals inside serialise as canonical extended JSON (see `serde_ext`), so every type
+//! survives JSON as well as BSON.
+//!
 //! A [`Query`] is order-free: however its calls were written, it executes as
 //! filter → group/aggregate → having → orderBy → skip → limit → pluck.
 
@@ -19,6 +22,7 @@ pub struct Query {
     /// Every `filter(...)` joined by `and`; `None` = every document.
     pub filter: Option<Expr>,
     /// `get(id)`: only the document with this `_id`.
+    #[serde(with = "super::serde_ext::opt_bson")]
     pub id: Option<Bson>,
     /// `all()`: an explicit "every document" (required for writes without filter or get).
     pub all: bool,
@@ -97,19 +101,19 @@ pub struct Predicate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// `= v`; `= null` holds for null or missing.
-    Eq(Bson),
+    Eq(#[serde(with = "super::serde_ext::bson_value")] Bson),
     /// `!= v`: present, not null, same class, not equal; `!= null`: present and not null.
-    Ne(Bson),
+    Ne(#[serde(with = "super::serde_ext::bson_value")] Bson),
     /// `> v`.
-    Gt(Bson),
+    Gt(#[serde(with = "super::serde_ext::bson_value")] Bson),
     /// `>= v`.
-    Gte(Bson),
+    Gte(#[serde(with = "super::serde_ext::bson_value")] Bson),
     /// `< v`.
-    Lt(Bson),
+    Lt(#[serde(with = "super::serde_ext::bson_value")] Bson),
     /// `<= v`.
-    Lte(Bson),
+    Lte(#[serde(with = "super::serde_ext::bson_value")] Bson),
     /// `in [v, ...]`: some element is `=`.
-    In(Vec<Bson>),
+    In(#[serde(with = "super::serde_ext::vec_bson")] Vec<Bson>),
     /// `contains "s"`: a string field holding the substring (case-sensitive).
     Contains(String),
     /// `startsWith "s"`: a string field with this prefix (case-sensitive).
@@ -184,16 +188,17 @@ impl AggFn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Write {
     /// `insert({...})` / `insert([{...}, ...])`.
-    Insert(Vec<Document>),
+    Insert(#[serde(with = "super::serde_ext::vec_document")] Vec<Document>),
     /// `set({...})` and/or `unset(path, ...)` on every selected document.
     Update {
         /// Fields to set (dotted keys reach into sub-documents, created when missing).
+        #[serde(with = "super::serde_ext::set_fields")]
         set: Vec<(FieldPath, Bson)>,
         /// Fields to remove.
         unset: Vec<FieldPath>,
     },
     /// `get(id).replace({...})`: the whole document (its `_id` is kept).
-    Replace(Document),
+    Replace(#[serde(with = "super::serde_ext::document")] Document),
     /// `delete()` every selected document.
     Delete,
 }

@@ -29,6 +29,7 @@ mod parser;
 pub mod planner;
 pub mod project;
 mod result;
+mod serde_ext;
 pub mod sort;
 mod source;
 mod validate;

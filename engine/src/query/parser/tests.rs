@@ -345,6 +345,27 @@ fn queries_serialize_and_round_trip() {
     let bson = bson::to_document(&query).expect("bson");
     let back: Query = bson::from_document(bson).expect("from bson");
     assert_eq!(back, query);
+    // Every literal type survives JSON and BSON.
+    for text in [
+        r#"s.t.filter(a = -1 and b = 5000000000 and c = -2.5 and d = date("2026-01-31T12:00:00Z") and e = oid("65a1b2c3d4e5f60718293a4b") and f in [1, -1, 2.0, "x", null, true])"#,
+        r#"s.t.insert([{"a": -1, "b": {"c": [1, 2.5, date("1969-12-31T23:59:59Z")]}}, {"_id": "k"}])"#,
+        r#"s.t.get(-7).set({"a.b": -1, "c": {"d": 2}}).unset(e)"#,
+        r#"s.t.get(oid("65a1b2c3d4e5f60718293a4b")).replace({"x": -3})"#,
+    ] {
+        let query = q(text);
+        let json = serde_json::to_string(&query).expect("json");
+        assert_eq!(
+            serde_json::from_str::<Query>(&json).expect("from json"),
+            query,
+            "{text}"
+        );
+        let bson = bson::to_document(&query).expect("bson");
+        assert_eq!(
+            bson::from_document::<Query>(bson).expect("from bson"),
+            query,
+            "{text}"
+        );
+    }
 }
 
 #[test]
