@@ -77,13 +77,19 @@ impl Expr {
         Expr::Pred(Predicate { path, op })
     }
 
-    /// How deeply the expression nests (a predicate is 1).
+    /// How deeply the expression nests (a predicate is 1). Iterative, so any depth is safe.
     pub fn depth(&self) -> usize {
-        match self {
-            Expr::And(v) | Expr::Or(v) => 1 + v.iter().map(Expr::depth).max().unwrap_or(0),
-            Expr::Not(e) => 1 + e.depth(),
-            Expr::Pred(_) => 1,
+        let mut deepest = 0;
+        let mut stack = vec![(self, 1usize)];
+        while let Some((e, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            match e {
+                Expr::And(v) | Expr::Or(v) => stack.extend(v.iter().map(|x| (x, d + 1))),
+                Expr::Not(x) => stack.push((x, d + 1)),
+                Expr::Pred(_) => {}
+            }
         }
+        deepest
     }
 }
 

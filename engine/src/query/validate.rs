@@ -35,9 +35,11 @@ pub(crate) fn check(q: &Query) -> Result<(), Violation> {
         return Err(violation("", "a query needs a store name"));
     }
     if let Some(f) = &q.filter {
+        check_depth(f, "filter")?;
         check_expr(f, "filter")?;
     }
     if let Some(h) = &q.having {
+        check_depth(h, "having")?;
         check_expr(h, "having")?;
         if !q.is_grouped() {
             return Err(violation(
@@ -69,13 +71,18 @@ pub(crate) fn check(q: &Query) -> Result<(), Violation> {
     }
 }
 
-fn check_expr(e: &Expr, call: &'static str) -> Result<(), Violation> {
+/// Checked once, before anything recurses over the expression.
+fn check_depth(e: &Expr, call: &'static str) -> Result<(), Violation> {
     if e.depth() > MAX_DEPTH + 1 {
         return Err(violation(
             call,
             format!("expressions nest at most {MAX_DEPTH} levels deep"),
         ));
     }
+    Ok(())
+}
+
+fn check_expr(e: &Expr, call: &'static str) -> Result<(), Violation> {
     match e {
         Expr::And(v) | Expr::Or(v) => v.iter().try_for_each(|x| check_expr(x, call)),
         Expr::Not(x) => check_expr(x, call),

@@ -716,3 +716,19 @@ fn nothing_malformed_matches_everything() {
         assert!(parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn deep_expressions_built_without_the_parser_are_refused() {
+    let mut e = pred("x", Op::Eq(Bson::Int32(1)));
+    for _ in 0..100 {
+        e = Expr::Not(Box::new(e));
+    }
+    let mut query = q("s.t.count()");
+    query.filter = Some(e);
+    assert_eq!(
+        crate::query::validate(&query)
+            .expect_err("too deep")
+            .to_string(),
+        "invalid query: expressions nest at most 64 levels deep"
+    );
+}
