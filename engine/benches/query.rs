@@ -166,13 +166,18 @@ fn benches(c: &mut Criterion) {
     let plain = NoIndex(&mem);
     let mut g = c.benchmark_group(format!("query_{n}_docs"));
     g.sample_size(10);
-    let cases: [(&str, &dyn StoreSource, &str); 5] = [
+    let cases: [(&str, &dyn StoreSource, &str); 6] = [
         (
             "scan_filter",
             &plain,
             "s.t.filter(Status = 3 and TotalDue > 50000 and Name startsWith \"customer 1\").count()",
         ),
         ("scan_only", &plain, "s.t.filter(Ship.City = \"Nowhere\")"),
+        (
+            "group_100_count",
+            &plain,
+            "s.t.groupBy(EmployeeID).aggregate(n: count)",
+        ),
         (
             "group_100",
             &plain,

@@ -44,6 +44,7 @@ mod order;
 mod path;
 
 pub use order::{
-    TYPE_ORDER, class, compare, compare_bson, compare_opt, number_as_f64, type_class, values_equal,
+    TYPE_ORDER, class, compare, compare_bson, compare_opt, hash_value, number_as_f64, type_class,
+    values_equal,
 };
 pub use path::{FieldPath, PathError, get_path, lookup, lookup_id, set_path, unset_path};

@@ -184,6 +184,45 @@ impl<'a> Seq<'a> {
     }
 }
 
+/// Feeds a value to a hasher consistently with [`compare`]: values that compare `Equal` hash
+/// equally (`3`, `3i64` and `3.0` alike; every NaN alike). Documents and arrays hash by their
+/// type class only, so equal ones always collide and unequal ones may.
+pub fn hash_value<H: std::hash::Hasher>(v: RawBsonRef<'_>, h: &mut H) {
+    use std::hash::Hash;
+    type_class(v).hash(h);
+    if let Some(n) = as_num(v) {
+        match n {
+            Num::Int(i) => i.hash(h),
+            Num::Float(f) if f.is_nan() => 0u8.hash(h),
+            Num::Float(f) => {
+                // Integral doubles in range hash as the integer they equal.
+                const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+                if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
+                    (f as i64).hash(h);
+                } else {
+                    f.to_bits().hash(h);
+                }
+            }
+        }
+        return;
+    }
+    match v {
+        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => s.as_bytes().hash(h),
+        RawBsonRef::Binary(b) => {
+            u8::from(b.subtype).hash(h);
+            b.bytes.hash(h);
+        }
+        RawBsonRef::ObjectId(o) => o.bytes().hash(h),
+        RawBsonRef::Boolean(b) => b.hash(h),
+        RawBsonRef::DateTime(d) => d.timestamp_millis().hash(h),
+        RawBsonRef::Timestamp(t) => (t.time, t.increment).hash(h),
+        RawBsonRef::RegularExpression(r) => (r.pattern, r.options).hash(h),
+        RawBsonRef::JavaScriptCode(c) => c.hash(h),
+        RawBsonRef::JavaScriptCodeWithScope(c) => c.code.hash(h),
+        _ => {}
+    }
+}
+
 /// A number reduced to what its order needs.
 #[derive(Clone, Copy)]
 enum Num {

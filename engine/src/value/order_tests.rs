@@ -364,6 +364,22 @@ proptest! {
     }
 
     #[test]
+    fn equal_values_hash_equally(a in arb_value(), b in arb_value()) {
+        use std::hash::{BuildHasher, Hasher};
+        let state = std::collections::hash_map::RandomState::new();
+        let h = |v: &Bson| {
+            let raw = bson::RawBson::try_from(v.clone()).expect("raw");
+            let mut hasher = state.build_hasher();
+            hash_value(raw.as_raw_bson_ref(), &mut hasher);
+            hasher.finish()
+        };
+        if cmp(a.clone(), b.clone()) == Ordering::Equal {
+            prop_assert_eq!(h(&a), h(&b));
+        }
+        prop_assert_eq!(h(&Bson::Int64(3)), h(&Bson::Double(3.0)));
+    }
+
+    #[test]
     fn compare_is_reflexive(a in arb_value()) {
         prop_assert_eq!(cmp(a.clone(), a), Ordering::Equal);
     }

@@ -14,35 +14,21 @@
 mod sum;
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use bson::{Bson, Document, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use super::error::QueryError;
 use super::ir::{AggFn, Aggregate};
-use crate::value::{FieldPath, class, compare, lookup, set_path, type_class};
+use crate::value::{FieldPath, class, compare, hash_value, lookup, set_path, type_class};
 use sum::ExactSum;
 
-/// A group key: one value per `groupBy` path; ordered by the value order.
+/// A group key: one value per `groupBy` path; equal, ordered and hashed by the value order.
 #[derive(Debug, Clone)]
 struct GroupKey(Vec<RawBson>);
 
-impl PartialEq for GroupKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for GroupKey {}
-
-impl PartialOrd for GroupKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for GroupKey {
-    fn cmp(&self, other: &Self) -> Ordering {
+impl GroupKey {
+    fn order(&self, other: &Self) -> Ordering {
         for (a, b) in self.0.iter().zip(other.0.iter()) {
             let o = compare(a.as_raw_bson_ref(), b.as_raw_bson_ref());
             if o != Ordering::Equal {
@@ -50,6 +36,22 @@ impl Ord for GroupKey {
             }
         }
         self.0.len().cmp(&other.0.len())
+    }
+}
+
+impl PartialEq for GroupKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.order(other) == Ordering::Equal
+    }
+}
+
+impl Eq for GroupKey {}
+
+impl std::hash::Hash for GroupKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for v in &self.0 {
+            hash_value(v.as_raw_bson_ref(), state);
+        }
     }
 }
 
@@ -102,7 +104,15 @@ struct Group {
 pub(crate) struct Grouper<'q> {
     group_by: &'q [FieldPath],
     aggregates: &'q [Aggregate],
-    groups: BTreeMap<GroupKey, Group>,
+    /// Group position by key.
+    index: HashMap<GroupKey, usize>,
+    /// Groups in arrival order (sorted by key when finished).
+    groups: Vec<Group>,
+    probe: GroupKey,
+    /// The distinct paths the aggregates read.
+    paths: Vec<FieldPath>,
+    /// For each aggregate, the position of its path in `paths`.
+    slots: Vec<Option<usize>>,
 }
 
 fn new_accs(aggregates: &[Aggregate]) -> Vec<Acc> {
@@ -139,33 +149,68 @@ fn keep_extreme(slot: &mut Option<RawBson>, v: RawBsonRef<'_>, want: Ordering) {
 impl<'q> Grouper<'q> {
     /// An empty grouping.
     pub fn new(group_by: &'q [FieldPath], aggregates: &'q [Aggregate]) -> Self {
+        let mut paths: Vec<FieldPath> = Vec::new();
+        let slots = aggregates
+            .iter()
+            .map(|a| {
+                a.function
+                    .path()
+                    .map(|p| match paths.iter().position(|q| q == p) {
+                        Some(i) => i,
+                        None => {
+                            paths.push(p.clone());
+                            paths.len() - 1
+                        }
+                    })
+            })
+            .collect();
         Grouper {
             group_by,
             aggregates,
-            groups: BTreeMap::new(),
+            index: HashMap::new(),
+            groups: Vec::new(),
+            probe: GroupKey(Vec::new()),
+            paths,
+            slots,
         }
     }
 
     /// Adds one (matching) document.
     pub fn add(&mut self, doc: &RawDocument) {
-        let key_refs: Vec<RawBsonRef<'_>> = self
-            .group_by
-            .iter()
-            .map(|p| lookup(doc, p).unwrap_or(RawBsonRef::Null))
-            .collect();
-        let key = GroupKey(key_refs.iter().map(|v| v.to_raw_bson()).collect());
+        // The probe key is reused from document to document: no allocation for scalar keys of an
+        // existing group.
+        self.probe.0.clear();
+        self.probe.0.extend(
+            self.group_by
+                .iter()
+                .map(|p| lookup(doc, p).map_or(RawBson::Null, |v| v.to_raw_bson())),
+        );
         let aggregates = self.aggregates;
-        let group = self.groups.entry(key).or_insert_with_key(|k| Group {
-            key: k.0.clone(),
-            accs: new_accs(aggregates),
-        });
-        for (slot, v) in group.key.iter_mut().zip(key_refs.iter()) {
-            if better_representative(*v, slot.as_raw_bson_ref()) {
-                *slot = v.to_raw_bson();
+        let index = match self.index.get(&self.probe) {
+            Some(&i) => i,
+            None => {
+                let i = self.groups.len();
+                self.index.insert(self.probe.clone(), i);
+                self.groups.push(Group {
+                    key: self.probe.0.clone(),
+                    accs: new_accs(aggregates),
+                });
+                i
+            }
+        };
+        let Some(group) = self.groups.get_mut(index) else {
+            return;
+        };
+        for (slot, v) in group.key.iter_mut().zip(self.probe.0.iter()) {
+            if better_representative(v.as_raw_bson_ref(), slot.as_raw_bson_ref()) {
+                *slot = v.clone();
             }
         }
-        for (acc, agg) in group.accs.iter_mut().zip(aggregates) {
-            let value = agg.function.path().and_then(|p| lookup(doc, p));
+        // Each distinct path is looked up once per document.
+        let values: Vec<Option<RawBsonRef<'_>>> =
+            self.paths.iter().map(|p| lookup(doc, p)).collect();
+        for ((acc, agg), slot) in group.accs.iter_mut().zip(aggregates).zip(&self.slots) {
+            let value = slot.and_then(|i| values.get(i).copied().flatten());
             match (acc, &agg.function) {
                 (Acc::Count(n), AggFn::Count) => *n += 1,
                 (Acc::Count(n), _) => {
@@ -195,7 +240,15 @@ impl<'q> Grouper<'q> {
     /// The group rows in group-key order: the group fields (re-nested) then the aliases.
     /// Without `groupBy` there is exactly one row.
     pub fn finish(self) -> Result<Vec<Document>, QueryError> {
-        let mut groups: Vec<Group> = self.groups.into_values().collect();
+        let mut groups = self.groups;
+        groups.sort_by(|a, b| {
+            a.key
+                .iter()
+                .zip(b.key.iter())
+                .map(|(x, y)| compare(x.as_raw_bson_ref(), y.as_raw_bson_ref()))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
+        });
         if groups.is_empty() && self.group_by.is_empty() {
             groups.push(Group {
                 key: Vec::new(),
