@@ -13,6 +13,22 @@
 //!   shape every interface prints;
 //! - [`validate`] holds a query built without the parser to the same rules.
 //!
+//! # Wiring it to a store
+//!
+//! Implement [`StoreSource`] over one consistent snapshot of one store and [`StoreWriter`] as
+//! one atomic batch, then call `execute(&snapshot, Some(&mut batch), &query)`:
+//! - `scan` yields documents in `_id` order (the executor relies on it to stop early);
+//! - `index_scan` yields documents in index order — key values in [`crate::value::compare`]
+//!   order with a missing field as null, then `_id` — and honours prefix bounds as documented
+//!   on [`IndexBound`]; `indexes` reports entries and distinct first-field values, which drive
+//!   the choice between indexes;
+//! - `get` treats ids that compare equal as the same id (`3` and `3.0`);
+//! - `apply` assigns an `_id` to inserted documents that have none and returns the ids.
+//!
+//! Writes read their selection through the same source first, so the snapshot and the batch
+//! should belong to one transaction (or the batch should re-check that the documents it
+//! replaces or deletes have not changed).
+//!
 //! Whatever the textual order of the calls, execution is
 //! filter → group/aggregate → having → orderBy → skip → limit → pluck. The rules of each step
 //! are documented where they live: [`eval`] (filters), [`sort`] (order), `aggregate`
