@@ -31,7 +31,7 @@
 //!
 //! Whatever the textual order of the calls, execution is
 //! filter → group/aggregate → having → orderBy → skip → limit → pluck. The rules of each step
-//! are documented where they live: [`eval`] (filters), [`sort`] (order), `aggregate`
+//! are documented where they live: [`eval`] (filters), `sort` (order), `aggregate`
 //! (grouping), [`project`] (pluck), [`planner`] (index use).
 
 mod aggregate;
@@ -46,7 +46,7 @@ pub mod planner;
 pub mod project;
 mod result;
 mod serde_ext;
-pub mod sort;
+mod sort;
 mod source;
 mod validate;
 
