@@ -27,6 +27,9 @@ mod keys;
 mod kv;
 mod memtable;
 mod options;
+pub mod query;
+pub mod sample;
+pub mod value;
 mod vlog;
 mod wal;
 
