@@ -1632,6 +1632,8 @@ fn the_engine_agrees_with_the_oracle_with_and_without_indexes() {
     let cases = all_cases();
     assert!(cases.len() >= 150, "only {} cases", cases.len());
     let mut by_store: HashMap<String, Stores> = HashMap::new();
+    let engines = common::engine_dbs(data);
+    let mut engine_index_plans = 0;
     let mut failures = Vec::new();
     let mut index_plans = 0;
     for c in &cases {
@@ -1659,8 +1661,29 @@ fn the_engine_agrees_with_the_oracle_with_and_without_indexes() {
                 ));
             }
         }
+        for (label, db) in [
+            ("engine without indexes", &engines.plain),
+            ("engine with indexes", &engines.indexed),
+        ] {
+            match db.query_text(&c.text) {
+                Ok(r) if json_eq(&r.to_json(), &expected) => {}
+                Ok(r) => failures.push(format!(
+                    "{} ({label})\n  got:      {}\n  expected: {}",
+                    c.text,
+                    r.to_json(),
+                    expected
+                )),
+                Err(e) => failures.push(format!("{} ({label}): {e}", c.text)),
+            }
+        }
         let mut q = parse(&c.text).expect("parse");
         q.explain = true;
+        if let Ok(QueryResult::Explain(e)) = engines.indexed.query(&q) {
+            let json = e.access.to_json();
+            if json["type"] == "index" || json["type"] == "union" {
+                engine_index_plans += 1;
+            }
+        }
         if let Ok(QueryResult::Explain(e)) = execute(&s.indexed, None, &q) {
             let json = e.access.to_json();
             if json["type"] == "index" || json["type"] == "union" {
@@ -1676,4 +1699,8 @@ fn the_engine_agrees_with_the_oracle_with_and_without_indexes() {
         failures.join("\n")
     );
     assert!(index_plans >= 60, "only {index_plans} cases used an index");
+    assert!(
+        engine_index_plans >= 60,
+        "only {engine_index_plans} cases used an engine index"
+    );
 }

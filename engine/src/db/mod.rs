@@ -11,6 +11,7 @@
 mod catalog;
 mod iter;
 mod maintenance;
+mod query;
 mod replication;
 mod snapshot;
 mod stats;
@@ -34,6 +35,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use tracing::{error, info};
 
 pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
+pub use query::QueryFailure;
 pub use replication::{BackupInfo, LogRecord};
 pub use snapshot::{DocIter, IndexBound, Snapshot};
 pub use stats::Stats;
@@ -106,6 +108,7 @@ pub(crate) struct Inner {
     stall: Mutex<()>,
     stall_cond: Condvar,
     counters: stats::Counters,
+    distinct: query::DistinctCache,
     _lock: File,
 }
 
@@ -239,6 +242,7 @@ impl Db {
             stall: Mutex::new(()),
             stall_cond: Condvar::new(),
             counters: stats::Counters::default(),
+            distinct: query::DistinctCache::default(),
             opts,
             _lock: lock,
         });

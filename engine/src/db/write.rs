@@ -21,6 +21,7 @@ use crate::{
     error::{Error, Result},
     keys::{self, MAX_KEY_BYTES},
     kv::KvOp,
+    value::{self, FieldPath},
 };
 
 /// The largest document accepted, in bytes of BSON.
@@ -112,7 +113,23 @@ impl Db {
         let inner = &self.inner;
         inner.wait_for_room()?;
         let mut w = inner.write.lock();
-        let latest = inner.latest(&w);
+        let (results, seq) = self.write_locked(&mut w, batch)?;
+        drop(w);
+        if let Some(seq) = seq {
+            inner.finish(seq)?;
+        }
+        Ok(results)
+    }
+
+    /// Prepares and appends a batch under the write lock; the caller waits for durability
+    /// (`Inner::finish`) after unlocking. Returns the batch's sequence number, if it wrote.
+    pub(crate) fn write_locked(
+        &self,
+        w: &mut MutexGuard<'_, WriteState>,
+        batch: Vec<Write>,
+    ) -> Result<(Vec<WriteResult>, Option<u64>)> {
+        let inner = &self.inner;
+        let latest = inner.latest(w);
         let mut tx = Txn::new(&latest);
         let results = batch
             .into_iter()
@@ -120,16 +137,14 @@ impl Db {
             .collect::<Result<Vec<_>>>()?;
         let ops = tx.into_ops()?;
         if ops.is_empty() {
-            return Ok(results);
+            return Ok((results, None));
         }
-        let seq = inner.append_locked(&mut w, &ops)?;
-        drop(w);
+        let seq = inner.append_locked(w, &ops)?;
         inner
             .counters
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        inner.finish(seq)?;
-        Ok(results)
+        Ok((results, Some(seq)))
     }
 
     /// Inserts one document; returns its `_id`.
@@ -572,13 +587,14 @@ impl<'a> Txn<'a> {
                             "_id cannot be changed by an update".into(),
                         ));
                     }
-                    set_path(&mut doc, path, value.clone())?;
+                    value::set_path(&mut doc, &self::path(path)?, value.clone())
+                        .map_err(|e| Error::InvalidArgument(format!("cannot set {path}: {e}")))?;
                 }
                 for path in &update.unset {
                     if path == "_id" || path.starts_with("_id.") {
                         return Err(Error::InvalidArgument("_id cannot be removed".into()));
                     }
-                    unset_path(&mut doc, path);
+                    value::unset_path(&mut doc, &self::path(path)?);
                 }
                 let new = bson::to_vec(&doc).map_err(|e| {
                     Error::InvalidArgument(format!("document cannot be encoded: {e}"))
@@ -672,8 +688,11 @@ impl<'a> Txn<'a> {
     }
 
     fn index_entry(&self, idx: &IndexInfo, doc: &RawDocument, id: &Bson) -> Result<IndexEntry> {
-        let values: Vec<Option<RawBsonRef<'_>>> =
-            idx.fields.iter().map(|f| lookup_path(doc, f)).collect();
+        let values: Vec<Option<RawBsonRef<'_>>> = idx
+            .fields
+            .iter()
+            .map(|f| path(f).map(|p| value::lookup(doc, &p)))
+            .collect::<Result<_>>()?;
         let encoded_id = encode_id(id)?;
         let key = keys::index_key(idx.id, &values, &encoded_id);
         if key.len() > MAX_KEY_BYTES {
@@ -764,64 +783,6 @@ fn same_id(a: &Bson, b: &Bson) -> bool {
     matches!((encode_id(a), encode_id(b)), (Ok(x), Ok(y)) if x == y)
 }
 
-/// The value at a dotted path, walking sub-documents only.
-pub(crate) fn lookup_path<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
-    let mut cur = doc;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let v = cur.get(part).ok()??;
-        if parts.peek().is_none() {
-            return Some(v);
-        }
-        match v {
-            RawBsonRef::Document(d) => cur = d,
-            _ => return None,
-        }
-    }
-    None
-}
-
-fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<()> {
-    let parts: Vec<&str> = path.split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(Error::InvalidArgument(format!(
-            "invalid field path {path:?}"
-        )));
-    }
-    let mut cur = doc;
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            cur.insert(*part, value);
-            return Ok(());
-        }
-        let entry = cur
-            .entry(part.to_string())
-            .or_insert_with(|| Bson::Document(Document::new()));
-        match entry {
-            Bson::Document(d) => cur = d,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "cannot set {path}: {} is a {:?}, not a document",
-                    parts[..=i].join("."),
-                    other.element_type()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn unset_path(doc: &mut Document, path: &str) {
-    let parts: Vec<&str> = path.split('.').collect();
-    let mut cur = doc;
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            cur.remove(*part);
-            return;
-        }
-        match cur.get_mut(*part) {
-            Some(Bson::Document(d)) => cur = d,
-            _ => return,
-        }
-    }
+fn path(text: &str) -> Result<FieldPath> {
+    FieldPath::dotted(text).map_err(|e| Error::InvalidArgument(e.to_string()))
 }

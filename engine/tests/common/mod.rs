@@ -275,12 +275,9 @@ pub struct Stores {
     pub indexed: MemStore,
 }
 
-/// Builds the store `name` of the sample data twice: without and with indexes.
-pub fn stores(data: &shinydb_engine::sample::SampleData, name: &str) -> Stores {
-    let docs = data.store(name).expect("store");
-    let plain = MemStore::new(docs);
-    let mut indexed = MemStore::new(docs);
-    let specs: &[(&str, &[&str])] = match name {
+/// The secondary indexes the "with indexes" runs create on each sample store.
+pub fn index_specs(name: &str) -> &'static [(&'static str, &'static [&'static str])] {
+    match name {
         "orders" => &[
             ("by_employee", &["EmployeeID"]),
             ("by_total", &["TotalDue"]),
@@ -314,11 +311,82 @@ pub fn stores(data: &shinydb_engine::sample::SampleData, name: &str) -> Stores {
         ],
         "employees" => &[("by_manager", &["ManagerID"]), ("by_salary", &["Salary"])],
         _ => &[],
-    };
-    for (n, fields) in specs {
+    }
+}
+
+/// Builds the store `name` of the sample data twice: without and with indexes.
+pub fn stores(data: &shinydb_engine::sample::SampleData, name: &str) -> Stores {
+    let docs = data.store(name).expect("store");
+    let plain = MemStore::new(docs);
+    let mut indexed = MemStore::new(docs);
+    for (n, fields) in index_specs(name) {
         indexed = indexed.with_index(n, fields);
     }
     Stores { plain, indexed }
+}
+
+/// The sample data loaded into real engines in space `sales`: one without secondary indexes
+/// and one with every index of [`index_specs`] (half created before loading, half built on the
+/// loaded store).
+pub struct EngineDbs {
+    _dir: tempfile::TempDir,
+    /// No secondary indexes.
+    pub plain: shinydb_engine::Db,
+    /// Every index of [`index_specs`].
+    pub indexed: shinydb_engine::Db,
+}
+
+/// Loads the sample data into two fresh engines.
+pub fn engine_dbs(data: &shinydb_engine::sample::SampleData) -> EngineDbs {
+    use shinydb_engine::{Db, Options, SyncMode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = Options {
+        sync: SyncMode::None,
+        memtable_bytes: 1 << 20,
+        value_log_threshold: 1024,
+        compression_threshold: 1500,
+        ..Options::default()
+    };
+    let open = |name: &str| {
+        let db = Db::open(dir.path().join(name), opts.clone()).expect("open");
+        db.create_space("sales").expect("space");
+        db
+    };
+    let (plain, indexed) = (open("plain"), open("indexed"));
+    for store in ["employees", "customers", "vendors", "products", "orders"] {
+        let docs = data.store(store).expect("store").to_vec();
+        let specs = index_specs(store);
+        for db in [&plain, &indexed] {
+            db.create_store("sales", store).expect("store");
+        }
+        for (i, (n, fields)) in specs.iter().enumerate() {
+            if i % 2 == 0 {
+                indexed
+                    .create_index("sales", store, n, fields, false)
+                    .expect("index");
+            }
+        }
+        for db in [&plain, &indexed] {
+            for chunk in docs.chunks(500) {
+                db.insert_many("sales", store, chunk.to_vec())
+                    .expect("load");
+            }
+        }
+        for (i, (n, fields)) in specs.iter().enumerate() {
+            if i % 2 == 1 {
+                indexed
+                    .create_index("sales", store, n, fields, false)
+                    .expect("index");
+            }
+        }
+    }
+    // Part of the data flushed into the B+tree, part still in memtables.
+    indexed.checkpoint().expect("checkpoint");
+    EngineDbs {
+        _dir: dir,
+        plain,
+        indexed,
+    }
 }
 
 /// Parses and runs a read query.
