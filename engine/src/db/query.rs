@@ -124,10 +124,10 @@ impl<'a> EngineStore<'a> {
     /// until the store's size changes by a tenth.
     fn distinct_first(&self, index: &crate::db::IndexInfo, count: u64) -> u64 {
         let cache = &self.inner.distinct;
-        if let Some((d, at)) = cache.0.lock().get(&index.id) {
-            if at.abs_diff(count) <= at / 10 {
-                return *d;
-            }
+        if let Some((d, at)) = cache.0.lock().get(&index.id)
+            && at.abs_diff(count) <= at / 10
+        {
+            return *d;
         }
         let Ok(path) = FieldPath::dotted(&index.fields[0]) else {
             return count.max(1);
