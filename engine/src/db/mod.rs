@@ -96,6 +96,7 @@ pub(crate) struct Inner {
     pager: Arc<Pager>,
     vlog: Arc<ValueLog>,
     write: Mutex<WriteState>,
+    commits: Mutex<write::CommitQueue>,
     read: ArcSwap<ReadState>,
     visible: AtomicU64,
     /// WAL records after this sequence number are kept for replicas (`u64::MAX`: none).
@@ -228,6 +229,7 @@ impl Db {
             write: Mutex::new(WriteState {
                 seq: outcome.last_seq,
             }),
+            commits: Mutex::new(write::CommitQueue::default()),
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
             log_retention: AtomicU64::new(u64::MAX),

@@ -10,7 +10,9 @@ use std::{
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, oid::ObjectId};
 use bytes::Bytes;
-use parking_lot::MutexGuard;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use super::{
     Db, WriteState,
@@ -23,6 +25,20 @@ use crate::{
     kv::KvOp,
     value::{self, FieldPath},
 };
+
+/// A writer waiting in the commit queue.
+pub(crate) struct Slot {
+    batch: Mutex<Option<Vec<Write>>>,
+    result: Mutex<Option<Result<Vec<WriteResult>>>>,
+    thread: std::thread::Thread,
+}
+
+/// Writers waiting for a group leader to commit their batches.
+#[derive(Default)]
+pub(crate) struct CommitQueue {
+    pending: Vec<Arc<Slot>>,
+    leader_active: bool,
+}
 
 /// The largest document accepted, in bytes of BSON.
 pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
@@ -112,13 +128,64 @@ impl Db {
     pub fn write(&self, batch: Vec<Write>) -> Result<Vec<WriteResult>> {
         let inner = &self.inner;
         inner.wait_for_room()?;
-        let mut w = inner.write.lock();
-        let (results, seq) = self.write_locked(&mut w, batch)?;
-        drop(w);
-        if let Some(seq) = seq {
-            inner.finish(seq)?;
+        // Join the commit queue. The first writer to find no leader commits every batch queued
+        // by the time it holds the write lock, then waits for one sync that covers them all and
+        // hands each writer its result: one lock hand-off and one wake-up per group, not per
+        // write.
+        let slot = Arc::new(Slot {
+            batch: Mutex::new(Some(batch)),
+            result: Mutex::new(None),
+            thread: std::thread::current(),
+        });
+        let lead = {
+            let mut q = inner.commits.lock();
+            q.pending.push(Arc::clone(&slot));
+            !std::mem::replace(&mut q.leader_active, true)
+        };
+        if !lead {
+            loop {
+                if let Some(r) = slot.result.lock().take() {
+                    return r;
+                }
+                std::thread::park();
+            }
         }
-        Ok(results)
+        let mut w = inner.write.lock();
+        let group = {
+            let mut q = inner.commits.lock();
+            q.leader_active = false;
+            std::mem::take(&mut q.pending)
+        };
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut last_seq = None;
+        for s in &group {
+            let batch = s.batch.lock().take().unwrap_or_default();
+            let outcome = self.write_locked(&mut w, batch);
+            if let Ok((_, Some(seq))) = &outcome {
+                last_seq = Some(*seq);
+            }
+            outcomes.push(outcome.map(|(results, _)| results));
+        }
+        drop(w);
+        let durable = last_seq.map_or(Ok(()), |seq| inner.finish(seq));
+        let mut mine = None;
+        for (s, outcome) in group.iter().zip(outcomes) {
+            let r = match (&durable, outcome) {
+                (Err(e), Ok(_)) => Err(Error::Failed(e.to_string())),
+                (_, r) => r,
+            };
+            if Arc::ptr_eq(s, &slot) {
+                mine = Some(r);
+            } else {
+                *s.result.lock() = Some(r);
+                s.thread.unpark();
+            }
+        }
+        mine.unwrap_or_else(|| {
+            Err(Error::FailedPrecondition(
+                "a write lost its place in the commit queue".into(),
+            ))
+        })
     }
 
     /// Prepares and appends a batch under the write lock; the caller waits for durability
