@@ -7,6 +7,7 @@
 //! sets it after `up`, so a cluster that did not come up fails CI.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -83,8 +84,10 @@ impl Cluster {
     /// cluster.
     pub async fn from_env() -> Result<Option<Cluster>> {
         let Some(path) = std::env::var_os(KUBECONFIG_ENV).filter(|p| !p.is_empty()) else {
-            eprintln!(
-                "skipping: {KUBECONFIG_ENV} is not set; start a cluster with \
+            // Straight to the stderr handle: libtest captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "shinydb-e2e: skipping: {KUBECONFIG_ENV} is not set; start a cluster with \
                  `e2e/cluster/up` (or run `e2e/cluster/ci.sh`) to run the e2e tests"
             );
             return Ok(None);

@@ -67,7 +67,7 @@ async fn cluster_is_v1_37_2_with_a_ready_node_and_a_default_storage_class() -> R
 }
 
 /// StatefulSet + PVC + headless Service; DNS from a second pod; ClusterIP through kube-proxy
-/// (from a pod and from the host); the pod deleted comes back with its data.
+/// (from a pod); the host reaches the pod IP; the pod deleted comes back with its data.
 #[tokio::test]
 async fn statefulset_with_volume_dns_service_and_restart() -> Result<()> {
     let Some(cluster) = Cluster::from_env().await? else {
@@ -188,12 +188,15 @@ async fn statefulset_with_volume_dns_service_and_restart() -> Result<()> {
         format!("ClusterIP {vip} did not serve {id}:\n{out}")
     })?;
 
-    // And from the host, through kube-proxy's OUTPUT rules.
-    let body = tokio::task::spawn_blocking(move || http_get(&vip, 80, "/id"))
+    // From the host, pod IPs are reachable over the bridge (an operator running on the host
+    // uses these). ClusterIPs are not: the blackhole route for the Service range is consulted
+    // by connect() before kube-proxy's OUTPUT DNAT, so the host gets EINVAL by design.
+    let ip = pod_ip.clone();
+    let body = tokio::task::spawn_blocking(move || http_get(&ip, 8080, "/id"))
         .await
         .map_err(|e| Error::Check(e.to_string()))??;
     check(body.trim() == id, || {
-        format!("host -> ClusterIP served {body:?}")
+        format!("host -> pod {pod_ip} served {body:?}")
     })?;
 
     // Delete the pod: the StatefulSet recreates it on the same claim, with the same data.
@@ -307,6 +310,48 @@ async fn helm_install_and_uninstall() -> Result<()> {
     let gone = ns.api::<ConfigMap>().get_opt("smoke-info").await?.is_none();
     check(gone, || {
         "ConfigMap smoke-info still there after uninstall".into()
+    })?;
+    ns.delete().await
+}
+
+/// A pod whose image was never imported fails fast on the local dead-end registry mirror
+/// (127.0.0.1:9) instead of pulling from the Internet.
+#[tokio::test]
+async fn image_pulls_never_leave_the_machine() -> Result<()> {
+    let Some(cluster) = Cluster::from_env().await? else {
+        return Ok(());
+    };
+    let ns = cluster.namespace("e2e-pull").await?;
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "missing-image"},
+        "spec": {"containers": [{"name": "main", "image": "shinydb/not-imported:0.0.0",
+                                 "imagePullPolicy": "IfNotPresent"}]},
+    }))?;
+    let pods: Api<Pod> = ns.api();
+    pods.create(&PostParams::default(), &pod).await?;
+    let message = wait_until("the image pull to fail", 2 * MINUTE, || {
+        let pods = pods.clone();
+        async move {
+            let p = pods.get("missing-image").await?;
+            let waiting = p
+                .status
+                .and_then(|s| s.container_statuses)
+                .and_then(|c| c.into_iter().next())
+                .and_then(|c| c.state)
+                .and_then(|s| s.waiting);
+            Ok(waiting
+                .filter(|w| {
+                    matches!(
+                        w.reason.as_deref(),
+                        Some("ErrImagePull" | "ImagePullBackOff")
+                    )
+                })
+                .map(|w| w.message.unwrap_or_default()))
+        }
+    })
+    .await?;
+    check(message.contains("127.0.0.1:9"), || {
+        format!("pull did not go to the local dead end: {message}")
     })?;
     ns.delete().await
 }
