@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::{DeleteParams, LogParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
@@ -118,7 +118,8 @@ impl Cluster {
         &self.kubeconfig
     }
 
-    /// Creates a namespace named `<prefix>-<unique suffix>` for one test.
+    /// Creates a namespace named `<prefix>-<unique suffix>` for one test, and waits until its
+    /// `default` ServiceAccount exists (pods are rejected before that).
     pub async fn namespace(&self, prefix: &str) -> Result<TestNamespace> {
         let name = format!("{prefix}-{}", unique_suffix());
         let ns: Namespace = serde_json::from_value(serde_json::json!({
@@ -129,6 +130,16 @@ impl Cluster {
         Api::<Namespace>::all(self.client())
             .create(&PostParams::default(), &ns)
             .await?;
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client(), &name);
+        wait_until(
+            &format!("ServiceAccount {name}/default"),
+            Duration::from_secs(60),
+            || {
+                let accounts = accounts.clone();
+                async move { Ok(accounts.get_opt("default").await?.map(|_| ())) }
+            },
+        )
+        .await?;
         Ok(TestNamespace {
             name,
             client: self.client(),
