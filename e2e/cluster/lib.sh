@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings of the e2e cluster scripts (build, up, down, image, ci.sh).
 # Sourced, never run. Every path and version lives here so the scripts agree.
 
