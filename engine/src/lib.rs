@@ -27,12 +27,15 @@ mod keys;
 mod kv;
 mod memtable;
 mod options;
+pub mod query;
+pub mod sample;
+pub mod value;
 mod vlog;
 mod wal;
 
 pub use db::{
-    BackupInfo, Db, DocIter, IndexBound, IndexInfo, LogRecord, Snapshot, SpaceInfo, Stats,
-    StoreInfo, Update, Write, WriteResult,
+    BackupInfo, Db, DocIter, IndexBound, IndexInfo, LogRecord, QueryFailure, Snapshot, SpaceInfo,
+    Stats, StoreInfo, Update, Write, WriteResult,
 };
 pub use error::{Error, Result};
 pub use options::{Options, SyncMode};

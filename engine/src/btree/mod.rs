@@ -13,7 +13,7 @@ use std::{collections::HashSet, ops::Bound, sync::Arc};
 
 use bytes::Bytes;
 
-pub(crate) use page::{PAGE_SIZE, PageId};
+pub(crate) use page::{PAGE_SIZE, Page, PageId};
 pub(crate) use pager::{Meta, Pager};
 pub(crate) use writer::TreeWriter;
 
@@ -48,6 +48,34 @@ impl TreeVersion {
             if page.is_leaf() {
                 let i = page.lower_bound(key);
                 return Ok((i < page.len() && page.key(i) == key).then(|| page.value(i)));
+            }
+            id = page.child_at(page.upper_bound(key));
+        }
+        Err(self.too_deep())
+    }
+
+    /// Like [`TreeVersion::get`], but first looks in `leaf`, the leaf of a previous lookup,
+    /// when `key` lies within its keys (ascending lookups of nearby keys, such as the documents
+    /// of one index range, then skip the descent). `leaf` is updated to the leaf searched.
+    pub fn get_near(&self, key: &[u8], leaf: &mut Option<page::Page>) -> Result<Option<Bytes>> {
+        if let Some(page) = leaf.as_ref() {
+            let n = page.len();
+            if n > 0 && page.key(0) <= key && key <= page.key(n - 1) {
+                let i = page.lower_bound(key);
+                return Ok((i < n && page.key(i) == key).then(|| page.value(i)));
+            }
+        }
+        let mut id = self.meta.root;
+        if id == 0 {
+            return Ok(None);
+        }
+        for _ in 0..64 {
+            let page = self.pager.read(id)?;
+            if page.is_leaf() {
+                let i = page.lower_bound(key);
+                let found = (i < page.len() && page.key(i) == key).then(|| page.value(i));
+                *leaf = Some(page);
+                return Ok(found);
             }
             id = page.child_at(page.upper_bound(key));
         }

@@ -11,6 +11,7 @@
 mod catalog;
 mod iter;
 mod maintenance;
+mod query;
 mod replication;
 mod snapshot;
 mod stats;
@@ -34,6 +35,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use tracing::{error, info};
 
 pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
+pub use query::QueryFailure;
 pub use replication::{BackupInfo, LogRecord};
 pub use snapshot::{DocIter, IndexBound, Snapshot};
 pub use stats::Stats;
@@ -94,6 +96,7 @@ pub(crate) struct Inner {
     pager: Arc<Pager>,
     vlog: Arc<ValueLog>,
     write: Mutex<WriteState>,
+    commits: Mutex<write::CommitQueue>,
     read: ArcSwap<ReadState>,
     visible: AtomicU64,
     /// WAL records after this sequence number are kept for replicas (`u64::MAX`: none).
@@ -106,6 +109,7 @@ pub(crate) struct Inner {
     stall: Mutex<()>,
     stall_cond: Condvar,
     counters: stats::Counters,
+    distinct: query::DistinctCache,
     _lock: File,
 }
 
@@ -225,6 +229,7 @@ impl Db {
             write: Mutex::new(WriteState {
                 seq: outcome.last_seq,
             }),
+            commits: Mutex::new(write::CommitQueue::default()),
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
             log_retention: AtomicU64::new(u64::MAX),
@@ -239,6 +244,7 @@ impl Db {
             stall: Mutex::new(()),
             stall_cond: Condvar::new(),
             counters: stats::Counters::default(),
+            distinct: query::DistinctCache::default(),
             opts,
             _lock: lock,
         });

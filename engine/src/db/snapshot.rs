@@ -211,6 +211,7 @@ impl Snapshot {
                 state: Arc::clone(&self.state),
                 vlog: Arc::clone(&self.inner.vlog),
                 seq: self.seq,
+                leaf: None,
             }),
         })
     }
@@ -232,10 +233,13 @@ struct IndexLookup {
     state: Arc<ReadState>,
     vlog: Arc<ValueLog>,
     seq: Seq,
+    /// The leaf of the previous document: entries of one index value come in `_id` order, so
+    /// their documents often share a leaf.
+    leaf: Option<crate::btree::Page>,
 }
 
 impl IndexLookup {
-    fn document(&self, encoded_id: &[u8]) -> Result<Option<Bytes>> {
+    fn document(&mut self, encoded_id: &[u8]) -> Result<Option<Bytes>> {
         let mut key = self.doc_prefix.clone();
         key.extend_from_slice(encoded_id);
         for m in self.state.memtables() {
@@ -247,7 +251,7 @@ impl IndexLookup {
         }
         self.state
             .tree
-            .get(&key)?
+            .get_near(&key, &mut self.leaf)?
             .map(|v| stored::decode(v, &self.vlog))
             .transpose()
     }
@@ -267,7 +271,7 @@ impl Iterator for DocIter {
             Ok(kv) => kv,
             Err(e) => return Some(Err(e)),
         };
-        let Some(lookup) = &self.index_lookup else {
+        let Some(lookup) = &mut self.index_lookup else {
             return Some(to_document(value));
         };
         Some(match lookup.document(&value) {

@@ -10,7 +10,9 @@ use std::{
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, oid::ObjectId};
 use bytes::Bytes;
-use parking_lot::MutexGuard;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use super::{
     Db, WriteState,
@@ -21,7 +23,22 @@ use crate::{
     error::{Error, Result},
     keys::{self, MAX_KEY_BYTES},
     kv::KvOp,
+    value::{self, FieldPath},
 };
+
+/// A writer waiting in the commit queue.
+pub(crate) struct Slot {
+    batch: Mutex<Option<Vec<Write>>>,
+    result: Mutex<Option<Result<Vec<WriteResult>>>>,
+    thread: std::thread::Thread,
+}
+
+/// Writers waiting for a group leader to commit their batches.
+#[derive(Default)]
+pub(crate) struct CommitQueue {
+    pending: Vec<Arc<Slot>>,
+    leader_active: bool,
+}
 
 /// The largest document accepted, in bytes of BSON.
 pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
@@ -111,8 +128,75 @@ impl Db {
     pub fn write(&self, batch: Vec<Write>) -> Result<Vec<WriteResult>> {
         let inner = &self.inner;
         inner.wait_for_room()?;
+        // Join the commit queue. The first writer to find no leader commits every batch queued
+        // by the time it holds the write lock, then waits for one sync that covers them all and
+        // hands each writer its result: one lock hand-off and one wake-up per group, not per
+        // write.
+        let slot = Arc::new(Slot {
+            batch: Mutex::new(Some(batch)),
+            result: Mutex::new(None),
+            thread: std::thread::current(),
+        });
+        let lead = {
+            let mut q = inner.commits.lock();
+            q.pending.push(Arc::clone(&slot));
+            !std::mem::replace(&mut q.leader_active, true)
+        };
+        if !lead {
+            loop {
+                if let Some(r) = slot.result.lock().take() {
+                    return r;
+                }
+                std::thread::park();
+            }
+        }
         let mut w = inner.write.lock();
-        let latest = inner.latest(&w);
+        let group = {
+            let mut q = inner.commits.lock();
+            q.leader_active = false;
+            std::mem::take(&mut q.pending)
+        };
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut last_seq = None;
+        for s in &group {
+            let batch = s.batch.lock().take().unwrap_or_default();
+            let outcome = self.write_locked(&mut w, batch);
+            if let Ok((_, Some(seq))) = &outcome {
+                last_seq = Some(*seq);
+            }
+            outcomes.push(outcome.map(|(results, _)| results));
+        }
+        drop(w);
+        let durable = last_seq.map_or(Ok(()), |seq| inner.finish(seq));
+        let mut mine = None;
+        for (s, outcome) in group.iter().zip(outcomes) {
+            let r = match (&durable, outcome) {
+                (Err(e), Ok(_)) => Err(Error::Failed(e.to_string())),
+                (_, r) => r,
+            };
+            if Arc::ptr_eq(s, &slot) {
+                mine = Some(r);
+            } else {
+                *s.result.lock() = Some(r);
+                s.thread.unpark();
+            }
+        }
+        mine.unwrap_or_else(|| {
+            Err(Error::FailedPrecondition(
+                "a write lost its place in the commit queue".into(),
+            ))
+        })
+    }
+
+    /// Prepares and appends a batch under the write lock; the caller waits for durability
+    /// (`Inner::finish`) after unlocking. Returns the batch's sequence number, if it wrote.
+    pub(crate) fn write_locked(
+        &self,
+        w: &mut MutexGuard<'_, WriteState>,
+        batch: Vec<Write>,
+    ) -> Result<(Vec<WriteResult>, Option<u64>)> {
+        let inner = &self.inner;
+        let latest = inner.latest(w);
         let mut tx = Txn::new(&latest);
         let results = batch
             .into_iter()
@@ -120,16 +204,14 @@ impl Db {
             .collect::<Result<Vec<_>>>()?;
         let ops = tx.into_ops()?;
         if ops.is_empty() {
-            return Ok(results);
+            return Ok((results, None));
         }
-        let seq = inner.append_locked(&mut w, &ops)?;
-        drop(w);
+        let seq = inner.append_locked(w, &ops)?;
         inner
             .counters
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        inner.finish(seq)?;
-        Ok(results)
+        Ok((results, Some(seq)))
     }
 
     /// Inserts one document; returns its `_id`.
@@ -572,13 +654,14 @@ impl<'a> Txn<'a> {
                             "_id cannot be changed by an update".into(),
                         ));
                     }
-                    set_path(&mut doc, path, value.clone())?;
+                    value::set_path(&mut doc, &self::path(path)?, value.clone())
+                        .map_err(|e| Error::InvalidArgument(format!("cannot set {path}: {e}")))?;
                 }
                 for path in &update.unset {
                     if path == "_id" || path.starts_with("_id.") {
                         return Err(Error::InvalidArgument("_id cannot be removed".into()));
                     }
-                    unset_path(&mut doc, path);
+                    value::unset_path(&mut doc, &self::path(path)?);
                 }
                 let new = bson::to_vec(&doc).map_err(|e| {
                     Error::InvalidArgument(format!("document cannot be encoded: {e}"))
@@ -672,8 +755,11 @@ impl<'a> Txn<'a> {
     }
 
     fn index_entry(&self, idx: &IndexInfo, doc: &RawDocument, id: &Bson) -> Result<IndexEntry> {
-        let values: Vec<Option<RawBsonRef<'_>>> =
-            idx.fields.iter().map(|f| lookup_path(doc, f)).collect();
+        let values: Vec<Option<RawBsonRef<'_>>> = idx
+            .fields
+            .iter()
+            .map(|f| path(f).map(|p| value::lookup(doc, &p)))
+            .collect::<Result<_>>()?;
         let encoded_id = encode_id(id)?;
         let key = keys::index_key(idx.id, &values, &encoded_id);
         if key.len() > MAX_KEY_BYTES {
@@ -764,64 +850,6 @@ fn same_id(a: &Bson, b: &Bson) -> bool {
     matches!((encode_id(a), encode_id(b)), (Ok(x), Ok(y)) if x == y)
 }
 
-/// The value at a dotted path, walking sub-documents only.
-pub(crate) fn lookup_path<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
-    let mut cur = doc;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let v = cur.get(part).ok()??;
-        if parts.peek().is_none() {
-            return Some(v);
-        }
-        match v {
-            RawBsonRef::Document(d) => cur = d,
-            _ => return None,
-        }
-    }
-    None
-}
-
-fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<()> {
-    let parts: Vec<&str> = path.split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(Error::InvalidArgument(format!(
-            "invalid field path {path:?}"
-        )));
-    }
-    let mut cur = doc;
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            cur.insert(*part, value);
-            return Ok(());
-        }
-        let entry = cur
-            .entry(part.to_string())
-            .or_insert_with(|| Bson::Document(Document::new()));
-        match entry {
-            Bson::Document(d) => cur = d,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "cannot set {path}: {} is a {:?}, not a document",
-                    parts[..=i].join("."),
-                    other.element_type()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn unset_path(doc: &mut Document, path: &str) {
-    let parts: Vec<&str> = path.split('.').collect();
-    let mut cur = doc;
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            cur.remove(*part);
-            return;
-        }
-        match cur.get_mut(*part) {
-            Some(Bson::Document(d)) => cur = d,
-            _ => return,
-        }
-    }
+fn path(text: &str) -> Result<FieldPath> {
+    FieldPath::dotted(text).map_err(|e| Error::InvalidArgument(e.to_string()))
 }

@@ -18,9 +18,10 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    thread::Thread,
 };
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::{
     error::{Error, Result},
@@ -70,6 +71,8 @@ struct SyncState {
     syncing: bool,
     synced: Seq,
     error: Option<String>,
+    /// Writers parked until a sync covers their record.
+    waiters: Vec<(Seq, Thread)>,
 }
 
 /// The appending side of the WAL.
@@ -79,7 +82,6 @@ pub(crate) struct Wal {
     current: Mutex<Segment>,
     written: AtomicU64,
     sync: Mutex<SyncState>,
-    synced_cond: Condvar,
     syncs: AtomicU64,
     synced_records: AtomicU64,
     buf: Mutex<Vec<u8>>,
@@ -98,8 +100,8 @@ impl Wal {
                 syncing: false,
                 synced: last_seq,
                 error: None,
+                waiters: Vec::new(),
             }),
-            synced_cond: Condvar::new(),
             syncs: AtomicU64::new(0),
             synced_records: AtomicU64::new(0),
             buf: Mutex::new(Vec::with_capacity(1 << 16)),
@@ -130,6 +132,11 @@ impl Wal {
     }
 
     /// Returns once every record up to `seq` is on stable storage, syncing if no one else is.
+    ///
+    /// Leader/follower group commit: the first writer that finds no sync in progress syncs
+    /// everything written so far; the others park. The leader then wakes exactly the writers its
+    /// sync covered, and hands leadership to one writer still waiting, if any. No thundering
+    /// herd: every wake-up is one that has work to do.
     pub fn wait_durable(&self, seq: Seq) -> Result<()> {
         let mut st = self.sync.lock();
         loop {
@@ -140,7 +147,10 @@ impl Wal {
                 return Err(Error::Failed(e.clone()));
             }
             if st.syncing {
-                self.synced_cond.wait(&mut st);
+                st.waiters.push((seq, std::thread::current()));
+                drop(st);
+                std::thread::park();
+                st = self.sync.lock();
                 continue;
             }
             st.syncing = true;
@@ -167,7 +177,21 @@ impl Wal {
                     st.error = Some(format!("fdatasync of {} failed: {e}", path.display()));
                 }
             }
-            self.synced_cond.notify_all();
+            // Wake the covered writers (all of them on error), and one more to lead next.
+            let synced = st.synced;
+            let failed = st.error.is_some();
+            let (mut wake, mut rest): (Vec<_>, Vec<_>) = std::mem::take(&mut st.waiters)
+                .into_iter()
+                .partition(|(s, _)| failed || *s <= synced);
+            if let Some(i) = (0..rest.len()).min_by_key(|&i| rest[i].0) {
+                wake.push(rest.swap_remove(i));
+            }
+            st.waiters = rest;
+            drop(st);
+            for (_, t) in wake {
+                t.unpark();
+            }
+            st = self.sync.lock();
         }
     }
 
