@@ -14,7 +14,8 @@ use std::{
 use shinydb_engine::Db;
 use shinydb_proto::v1::{
     catalog_server::CatalogServer, documents_server::DocumentsServer,
-    pipeline_server::PipelineServer, server_server::ServerServer, users_server::UsersServer,
+    pipeline_server::PipelineServer, query_server::QueryServer, server_server::ServerServer,
+    users_server::UsersServer,
 };
 use tokio::{
     net::TcpListener,
@@ -33,8 +34,8 @@ use crate::{
     metrics::Metrics,
     net::{self, Accept},
     service::{
-        catalog::CatalogService, documents::DocumentsService, server::ServerService,
-        stream::PipelineService, users::UsersService,
+        catalog::CatalogService, documents::DocumentsService, query::QueryService,
+        server::ServerService, stream::PipelineService, users::UsersService,
     },
     state::{Shared, State, stopped},
     status_layer,
@@ -131,6 +132,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         .set_serving::<DocumentsServer<DocumentsService>>()
         .await;
     health.set_serving::<CatalogServer<CatalogService>>().await;
+    health.set_serving::<QueryServer<QueryService>>().await;
     health.set_serving::<UsersServer<UsersService>>().await;
     health.set_serving::<ServerServer<ServerService>>().await;
     health
@@ -163,6 +165,11 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         )
         .add_service(
             CatalogServer::new(CatalogService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        )
+        .add_service(
+            QueryServer::new(QueryService::new(Arc::clone(&state)))
                 .max_decoding_message_size(max_msg)
                 .max_encoding_message_size(max_msg),
         )
