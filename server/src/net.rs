@@ -2,8 +2,13 @@
 //! it is handed its own incoming stream, which costs a 40 ms delayed-ACK stall on small
 //! responses), caps the number of connections, and runs TLS handshakes concurrently so that
 //! a slow client never holds up the accept loop.
+//!
+//! Every connection also watches a kill switch: when the shutdown grace period is over, its
+//! reads and writes fail, so hyper ends the connection (and releases the engine) even if the
+//! client never closes it.
 
 use std::{
+    future::Future,
     io,
     pin::Pin,
     sync::Arc,
@@ -18,6 +23,7 @@ use tokio::{
 };
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::Connected;
 use tracing::{debug, warn};
 
@@ -45,7 +51,32 @@ impl Drop for Open {
 pub struct ServerIo {
     io: Io,
     peer: PeerInfo,
+    kill: CancellationToken,
+    killed: Pin<Box<WaitForCancellationFutureOwned>>,
     _open: Open,
+}
+
+impl ServerIo {
+    fn new(io: Io, peer: PeerInfo, kill: &CancellationToken, open: Open) -> ServerIo {
+        ServerIo {
+            io,
+            peer,
+            kill: kill.clone(),
+            killed: Box::pin(kill.clone().cancelled_owned()),
+            _open: open,
+        }
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.kill.is_cancelled() {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server's shutdown grace period is over",
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Connected for ServerIo {
@@ -62,10 +93,17 @@ impl AsyncRead for ServerIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        this.check()?;
+        let r = match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        // An idle connection waits here: make the kill switch wake it.
+        if r.is_pending() && this.killed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(this.check());
         }
+        r
     }
 }
 
@@ -75,6 +113,7 @@ impl AsyncWrite for ServerIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.check()?;
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -86,6 +125,7 @@ impl AsyncWrite for ServerIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.check()?;
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
@@ -124,6 +164,8 @@ pub struct Accept {
     pub max_connections: u32,
     /// Time a client has for its TLS handshake.
     pub handshake_timeout: Duration,
+    /// Cancelled when the shutdown grace period is over: every connection's I/O fails.
+    pub kill: CancellationToken,
 }
 
 /// Accepts connections until `shutdown` turns true; yields them (handshaken) as a stream
@@ -163,11 +205,8 @@ pub fn incoming(
             let open = Open(Arc::clone(m));
             match &accept.tls {
                 None => {
-                    let io = ServerIo {
-                        io: Io::Plain(tcp),
-                        peer: PeerInfo { addr, tls: false },
-                        _open: open,
-                    };
+                    let peer = PeerInfo { addr, tls: false };
+                    let io = ServerIo::new(Io::Plain(tcp), peer, &accept.kill, open);
                     if tx.send(Ok(io)).await.is_err() {
                         break;
                     }
@@ -177,14 +216,13 @@ pub fn incoming(
                     let tx = tx.clone();
                     let timeout = accept.handshake_timeout;
                     let metrics = Arc::clone(m);
+                    let kill = accept.kill.clone();
                     tokio::spawn(async move {
                         match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
                             Ok(Ok(stream)) => {
-                                let io = ServerIo {
-                                    io: Io::Tls(Box::new(stream)),
-                                    peer: PeerInfo { addr, tls: true },
-                                    _open: open,
-                                };
+                                let peer = PeerInfo { addr, tls: true };
+                                let io =
+                                    ServerIo::new(Io::Tls(Box::new(stream)), peer, &kill, open);
                                 let _ = tx.send(Ok(io)).await;
                             }
                             Ok(Err(e)) => {

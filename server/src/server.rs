@@ -22,6 +22,7 @@ use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
 };
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tracing::{error, info, warn};
@@ -188,6 +189,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
                 .max_decoding_message_size(max_msg)
                 .max_encoding_message_size(max_msg),
         );
+    let kill = CancellationToken::new();
     let incoming = net::incoming(
         grpc_listener,
         Accept {
@@ -195,6 +197,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             metrics: Arc::clone(&metrics),
             max_connections: n.max_connections,
             handshake_timeout: Duration::from_secs(n.handshake_timeout_seconds),
+            kill: kill.clone(),
         },
         shutdown_rx.clone(),
     );

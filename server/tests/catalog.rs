@@ -8,7 +8,7 @@ use common::{Opts, Server, bson_bytes, sample};
 use shinydb_proto::v1;
 use tonic::Code;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spaces_stores_and_indexes_have_a_full_lifecycle() {
     let server = Server::start(Opts::default());
     let mut c = server.admin().await;

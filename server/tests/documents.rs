@@ -8,7 +8,7 @@ use common::{Opts, Server, bson_bytes, doc_of, iid, sample, sid};
 use shinydb_proto::v1::{self, write_op::Op, write_outcome::Outcome};
 use tonic::Code;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_round_trip_through_every_rpc() {
     let server = Server::start(Opts::default());
     let mut c = server.admin().await;
@@ -200,7 +200,7 @@ async fn documents_round_trip_through_every_rpc() {
     assert_eq!(back.next, Some(iid(2)));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn document_errors_name_what_was_wrong() {
     let server = Server::start(Opts::default());
     let mut c = server.admin().await;

@@ -24,7 +24,7 @@ async fn collect(c: &mut common::Clients, req: v1::QueryRequest) -> Vec<v1::Quer
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_stream_every_result_shape() {
     let server = Server::start(Opts::default());
     let mut c = server.admin().await;
@@ -124,7 +124,7 @@ async fn queries_stream_every_result_shape() {
     assert!(plan.access_json.contains("scan"), "{}", plan.access_json);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_errors_carry_the_caret_message() {
     let server = Server::start(Opts::default());
     let mut c = server.admin().await;
