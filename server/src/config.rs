@@ -387,20 +387,30 @@ impl Config {
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
         env.sort();
+        // Where each overridden key came from, for error messages.
+        let mut origins: Vec<(String, String)> = Vec::new();
         for (name, raw) in env {
             if let Some(key) = keys.iter().find(|k| env_name(k) == name) {
                 let value = parse_scalar(&raw)
                     .map_err(|m| ConfigError::key(key.clone(), format!("from {name}: {m}")))?;
                 set_path(&mut tree, key, value)?;
+                origins.retain(|(k, _)| k != key);
+                origins.push((key.clone(), name));
             }
         }
         for (key, value) in flags {
             set_path(&mut tree, key, value)?;
+            origins.retain(|(k, _)| k != key);
+            origins.push((key.to_string(), "a command-line flag".into()));
         }
         let config: Config = serde_path_to_error::deserialize(tree).map_err(|e| {
             let path = e.path().to_string();
             let key = if path == "." { String::new() } else { path };
-            ConfigError::key(key, e.into_inner().to_string())
+            let mut message = e.into_inner().to_string();
+            if let Some((_, origin)) = origins.iter().find(|(k, _)| *k == key) {
+                message.push_str(&format!(" (set by {origin})"));
+            }
+            ConfigError::key(key, message)
         })?;
         config.validate()?;
         Ok(config)

@@ -154,11 +154,12 @@ impl Server {
         let mut args: Vec<String> = vec![
             "--data-dir".into(),
             root.join("data").display().to_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
             "--http-listen".into(),
             "127.0.0.1:0".into(),
         ];
+        if !opts.args.iter().any(|a| a == "--listen") {
+            args.extend(["--listen".into(), "127.0.0.1:0".into()]);
+        }
         if let Some(ca) = &ca {
             let cert = root.join("server.crt");
             let key = root.join("server.key");
