@@ -157,7 +157,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         .http2_adaptive_window(Some(false))
         .http2_keepalive_interval(secs(n.keepalive_interval_seconds))
         .http2_keepalive_timeout(secs(n.keepalive_timeout_seconds))
-        .layer(status_layer::too_large(cfg.limits.max_message_size.0))
+        .layer(status_layer::rewrite(cfg.limits.max_message_size.0))
         .add_service(health_service)
         .add_service(
             DocumentsServer::new(DocumentsService::new(Arc::clone(&state)))
