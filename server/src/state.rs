@@ -133,13 +133,7 @@ impl Shared {
     {
         let started = Instant::now();
         let deadline = self.deadline(req.metadata());
-        let span = info_span!(
-            "rpc",
-            otel.name = method,
-            otel.kind = "server",
-            user = Empty,
-            rpc.grpc.status_code = Empty
-        );
+        let span = rpc_span(method, req.metadata());
         let result = async {
             let p = self.authenticate(req.metadata())?;
             tracing::Span::current().record("user", p.user.as_str());
@@ -166,12 +160,7 @@ impl Shared {
         let started = Instant::now();
         let deadline = self.deadline(req.metadata());
         let peer = req.extensions().get::<PeerInfo>().map(|p| p.addr);
-        let span = info_span!(
-            "rpc",
-            otel.name = method,
-            otel.kind = "server",
-            rpc.grpc.status_code = Empty
-        );
+        let span = rpc_span(method, req.metadata());
         let result = with_deadline(deadline, f(peer, req.into_inner()))
             .instrument(span.clone())
             .await;
@@ -221,6 +210,45 @@ impl Shared {
     {
         let db = Arc::clone(&self.db);
         blocking(move || f(&db)).await
+    }
+}
+
+/// The span of one call, named after its method, continuing the caller's trace when the
+/// request carries W3C trace context (`traceparent`).
+pub fn rpc_span(method: &'static str, md: &MetadataMap) -> tracing::Span {
+    let span = info_span!(
+        "rpc",
+        otel.name = method,
+        otel.kind = "server",
+        user = Empty,
+        rpc.grpc.status_code = Empty
+    );
+    if md.contains_key("traceparent") {
+        let parent =
+            opentelemetry::global::get_text_map_propagator(|p| p.extract(&MetadataExtractor(md)));
+        if let Err(e) = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent) {
+            debug!(error = %e, "the caller's trace context could not be continued");
+        }
+    }
+    span
+}
+
+/// Reads trace context from gRPC metadata.
+struct MetadataExtractor<'a>(&'a MetadataMap);
+
+impl opentelemetry::propagation::Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|k| match k {
+                tonic::metadata::KeyRef::Ascii(k) => Some(k.as_str()),
+                tonic::metadata::KeyRef::Binary(_) => None,
+            })
+            .collect()
     }
 }
 

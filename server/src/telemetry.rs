@@ -107,6 +107,10 @@ pub fn init(cfg: &Config) -> Result<Telemetry, ServerError> {
                 )
                 .build();
             let tracer = p.tracer("shinydb-server");
+            // Continue callers' traces: requests may carry W3C `traceparent` metadata.
+            opentelemetry::global::set_text_map_propagator(
+                opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+            );
             provider = Some(p);
             Some(tracing_opentelemetry::layer().with_tracer(tracer))
         }

@@ -91,6 +91,15 @@ async fn request_spans_are_exported_over_otlp() {
     c.create_store("o", "t").await;
     c.insert("o", "t", vec![sample(1)]).await;
     let _ = c.get("o", "t", common::iid(1)).await;
+    // A caller's W3C trace context is continued.
+    let mut req = tonic::Request::new(shinydb_proto::v1::InfoRequest {});
+    req.metadata_mut().insert(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            .parse()
+            .expect("ascii"),
+    );
+    c.server.info(req).await.expect("info");
 
     // Shutdown flushes what the batch exporter still holds.
     server.signal(15);
@@ -99,6 +108,24 @@ async fn request_spans_are_exported_over_otlp() {
     common::eventually(Duration::from_secs(10), "spans at the collector", || {
         spans(&collector).iter().any(|s| s.1 == "Documents/Get")
     });
+    let traced = collector
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .flat_map(|r| r.resource_spans.iter())
+        .flat_map(|rs| rs.scope_spans.iter())
+        .flat_map(|ss| ss.spans.iter())
+        .find(|s| s.name == "Server/Info")
+        .map(|s| (hex::encode(&s.trace_id), hex::encode(&s.parent_span_id)))
+        .expect("Server/Info span");
+    assert_eq!(
+        traced,
+        (
+            "0af7651916cd43dd8448eb211c80319c".to_string(),
+            "b7ad6b7169203331".to_string()
+        )
+    );
     let got = spans(&collector);
     for name in [
         "Users/Login",

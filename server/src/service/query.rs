@@ -19,13 +19,13 @@ use shinydb_proto::v1::{
     query_server,
 };
 use tonic::{Request, Response, Status};
-use tracing::{Instrument, info_span};
+use tracing::Instrument;
 
 use super::convert::id_to;
 use crate::{
     auth::{Access, Principal},
     error::engine_status,
-    state::{Shared, State, with_deadline},
+    state::{Shared, State, rpc_span, with_deadline},
 };
 
 /// The status for a query that failed.
@@ -220,13 +220,7 @@ impl query_server::Query for QueryService {
         let s = Arc::clone(&self.state);
         let started = Instant::now();
         let deadline = s.deadline(req.metadata());
-        let span = info_span!(
-            "rpc",
-            otel.name = "Query/Query",
-            otel.kind = "server",
-            user = tracing::field::Empty,
-            rpc.grpc.status_code = tracing::field::Empty
-        );
+        let span = rpc_span("Query/Query", req.metadata());
         let result = async {
             let p = s.authenticate(req.metadata())?;
             tracing::Span::current().record("user", p.user.as_str());

@@ -20,12 +20,12 @@ use shinydb_proto::v1::{
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{Instrument, debug_span, info_span};
+use tracing::{Instrument, debug_span};
 
 use super::documents;
 use crate::{
     auth::Principal,
-    state::{Shared, State, stopped, with_deadline},
+    state::{Shared, State, rpc_span, stopped, with_deadline},
 };
 
 type Outbound = mpsc::Sender<Result<PipelineResponse, Status>>;
@@ -69,12 +69,7 @@ impl pipeline_server::Pipeline for PipelineService {
     ) -> Result<Response<Self::StreamStream>, Status> {
         let s = Arc::clone(&self.state);
         let started = Instant::now();
-        let span = info_span!(
-            "rpc",
-            otel.name = "Pipeline/Stream",
-            otel.kind = "server",
-            user = tracing::field::Empty
-        );
+        let span = rpc_span("Pipeline/Stream", req.metadata());
         let p = match s.authenticate(req.metadata()) {
             Ok(p) => p,
             Err(e) => {
