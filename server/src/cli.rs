@@ -1,0 +1,90 @@
+//! Command-line flags. Each flag is also a configuration key and has its own environment
+//! variable; flags override the file and the `SHINYDB_<KEY>` variables.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde_yaml_ng::Value;
+
+use crate::config::Overrides;
+
+/// ShinyDB server: a document database over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "shinydb-server", version, about)]
+pub struct Cli {
+    /// YAML configuration file (see --print-default-config).
+    #[arg(long, env = "SHINYDB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the database files [config: data_dir; default ./shinydb-data].
+    #[arg(long, env = "SHINYDB_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC address [config: network.listen; default 127.0.0.1:23469].
+    #[arg(long, env = "SHINYDB_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// HTTP address for /healthz, /readyz, /metrics [config: network.http_listen; default
+    /// 127.0.0.1:23470].
+    #[arg(long, env = "SHINYDB_HTTP_LISTEN", value_name = "ADDR")]
+    pub http_listen: Option<String>,
+    /// PEM certificate chain [config: tls.cert].
+    #[arg(long, env = "SHINYDB_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key [config: tls.key].
+    #[arg(long, env = "SHINYDB_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates; clients must present a certificate signed by one [config:
+    /// tls.client_ca].
+    #[arg(long, env = "SHINYDB_CLIENT_CA", value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Allow plaintext gRPC on a non-loopback address [config: network.allow_insecure].
+    #[arg(long, env = "SHINYDB_ALLOW_INSECURE")]
+    pub allow_insecure: bool,
+    /// File with the first admin password, read when the data directory is new [config:
+    /// auth.admin_password_file]. SHINYDB_ADMIN_PASSWORD also works.
+    #[arg(long, env = "SHINYDB_ADMIN_PASSWORD_FILE", value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// Log filter such as info or shinydb_server=debug,info [config: logging.level].
+    #[arg(long, env = "SHINYDB_LOG_LEVEL", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Print the documented default configuration and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+}
+
+fn path(p: &std::path::Path) -> Value {
+    Value::String(p.display().to_string())
+}
+
+impl Cli {
+    /// The configuration keys the flags set.
+    pub fn overrides(&self) -> Overrides {
+        let mut o: Overrides = Vec::new();
+        if let Some(v) = &self.data_dir {
+            o.push(("data_dir", path(v)));
+        }
+        if let Some(v) = &self.listen {
+            o.push(("network.listen", Value::String(v.clone())));
+        }
+        if let Some(v) = &self.http_listen {
+            o.push(("network.http_listen", Value::String(v.clone())));
+        }
+        if let Some(v) = &self.tls_cert {
+            o.push(("tls.cert", path(v)));
+        }
+        if let Some(v) = &self.tls_key {
+            o.push(("tls.key", path(v)));
+        }
+        if let Some(v) = &self.client_ca {
+            o.push(("tls.client_ca", path(v)));
+        }
+        if self.allow_insecure {
+            o.push(("network.allow_insecure", Value::Bool(true)));
+        }
+        if let Some(v) = &self.admin_password_file {
+            o.push(("auth.admin_password_file", path(v)));
+        }
+        if let Some(v) = &self.log_level {
+            o.push(("logging.level", Value::String(v.clone())));
+        }
+        o
+    }
+}

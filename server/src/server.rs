@@ -1,0 +1,299 @@
+//! Starting, serving and stopping: binds the listeners, opens the engine and the user catalog,
+//! serves gRPC and HTTP, and shuts down gracefully on SIGTERM or SIGINT.
+
+use std::{
+    io::Write as _,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use shinydb_engine::Db;
+use shinydb_proto::v1::{
+    catalog_server::CatalogServer, documents_server::DocumentsServer,
+    pipeline_server::PipelineServer, query_server::QueryServer, server_server::ServerServer,
+    users_server::UsersServer,
+};
+use tokio::{
+    net::TcpListener,
+    signal::unix::{SignalKind, signal},
+    sync::watch,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tracing::{error, info, warn};
+
+use crate::{
+    auth::Auth,
+    config::Config,
+    error::ServerError,
+    http,
+    metrics::Metrics,
+    net::{self, Accept},
+    service::{
+        catalog::CatalogService, documents::DocumentsService, query::QueryService,
+        server::ServerService, stream::PipelineService, users::UsersService,
+    },
+    state::{Shared, State, stopped},
+    status_layer,
+    telemetry::LogControl,
+    tls::{ReloadingTls, TlsFiles},
+};
+
+/// What the server needs besides its configuration.
+pub struct RunContext {
+    /// The run-time log filter.
+    pub log: LogControl,
+    /// The first admin password from `SHINYDB_ADMIN_PASSWORD`, used on a new data directory.
+    pub admin_password: Option<String>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+fn local(l: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+    l.local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, lets
+/// requests in flight finish within `shutdown.grace_seconds`, checkpoints the engine. A second
+/// signal exits the process at once (acknowledged writes are in the WAL either way).
+pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| ServerError::Serve(e.to_string()))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| ServerError::Serve(e.to_string()))?;
+
+    let metrics = Arc::new(Metrics::new().map_err(|e| ServerError::Telemetry(e.to_string()))?);
+    let tls = match (&cfg.tls.cert, &cfg.tls.key) {
+        (Some(cert), Some(key)) => {
+            let m = Arc::clone(&metrics);
+            Some(Arc::new(ReloadingTls::load(
+                TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: cfg.tls.client_ca.clone(),
+                },
+                Box::new(move || m.cert_reloads.inc()),
+            )?))
+        }
+        _ => None,
+    };
+    if tls.is_none() && !cfg.network.listen.ip().is_loopback() {
+        warn!(listen = %cfg.network.listen,
+            "serving plaintext gRPC on a non-loopback address (allow_insecure): credentials and \
+             data cross the network unencrypted");
+    }
+    let grpc_listener = bind(cfg.network.listen).await?;
+    let http_listener = bind(cfg.network.http_listen).await?;
+    let grpc_addr = local(&grpc_listener, cfg.network.listen)?;
+    let http_addr = local(&http_listener, cfg.network.http_listen)?;
+
+    let opened = Instant::now();
+    let data_dir = cfg.data_dir.clone();
+    let opts = cfg.engine_options();
+    let db = tokio::task::spawn_blocking(move || Db::open(&data_dir, opts))
+        .await
+        .map_err(|e| ServerError::Serve(e.to_string()))??;
+    let db = Arc::new(db);
+    info!(dir = %cfg.data_dir.display(), elapsed_ms = opened.elapsed().as_millis() as u64,
+        "storage engine open");
+    let auth = {
+        let db = Arc::clone(&db);
+        let auth_cfg = cfg.auth.clone();
+        let dir = cfg.data_dir.clone();
+        let pw = ctx.admin_password;
+        tokio::task::spawn_blocking(move || Auth::open(db, &auth_cfg, &dir, pw))
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))??
+    };
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state: State = Arc::new(Shared::new(
+        Arc::clone(&db),
+        Arc::new(auth),
+        Arc::clone(&metrics),
+        cfg.limits.clone(),
+        tls.is_some(),
+        ctx.log,
+        shutdown_rx.clone(),
+    ));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", ServingStatus::Serving).await;
+    health
+        .set_serving::<DocumentsServer<DocumentsService>>()
+        .await;
+    health.set_serving::<CatalogServer<CatalogService>>().await;
+    health.set_serving::<QueryServer<QueryService>>().await;
+    health.set_serving::<UsersServer<UsersService>>().await;
+    health.set_serving::<ServerServer<ServerService>>().await;
+    health
+        .set_serving::<PipelineServer<PipelineService>>()
+        .await;
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let router = http::router(Arc::clone(&state), Arc::clone(&ready));
+    // Keeps answering (readyz: 503) while gRPC drains; aborted once the engine is closed.
+    let http_task = tokio::spawn(async move { axum::serve(http_listener, router).await });
+
+    let max_msg = usize::try_from(cfg.limits.max_message_size.0).unwrap_or(usize::MAX);
+    let n = &cfg.network;
+    let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+    let router = Server::builder()
+        .initial_stream_window_size(u32::try_from(n.stream_window_size.0).unwrap_or(u32::MAX))
+        .initial_connection_window_size(
+            u32::try_from(n.connection_window_size.0).unwrap_or(u32::MAX),
+        )
+        .max_concurrent_streams(n.max_concurrent_streams)
+        .http2_adaptive_window(Some(false))
+        .http2_keepalive_interval(secs(n.keepalive_interval_seconds))
+        .http2_keepalive_timeout(secs(n.keepalive_timeout_seconds))
+        .layer(status_layer::too_large(cfg.limits.max_message_size.0))
+        .add_service(health_service)
+        .add_service(
+            DocumentsServer::new(DocumentsService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        )
+        .add_service(
+            CatalogServer::new(CatalogService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        )
+        .add_service(
+            QueryServer::new(QueryService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        )
+        .add_service(
+            UsersServer::new(UsersService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        )
+        .add_service(
+            ServerServer::new(ServerService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        )
+        .add_service(
+            PipelineServer::new(PipelineService::new(Arc::clone(&state)))
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg),
+        );
+    let kill = CancellationToken::new();
+    let incoming = net::incoming(
+        grpc_listener,
+        Accept {
+            tls: tls.clone(),
+            metrics: Arc::clone(&metrics),
+            max_connections: n.max_connections,
+            handshake_timeout: Duration::from_secs(n.handshake_timeout_seconds),
+            kill: kill.clone(),
+        },
+        shutdown_rx.clone(),
+    );
+    let mut grpc_stop = shutdown_rx.clone();
+    let mut grpc_task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+        stopped(&mut grpc_stop).await;
+    }));
+    ready.store(true, Ordering::Release);
+    info!(grpc = %grpc_addr, http = %http_addr, tls = tls.is_some(),
+        client_ca = cfg.tls.client_ca.is_some(), version = crate::service::server::VERSION,
+        "shinydb-server ready");
+    // One machine-readable line on stdout, for scripts and tests that bind port 0.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "shinydb-server listening grpc={grpc_addr} http={http_addr}"
+        );
+        let _ = out.flush();
+    }
+
+    // Serve until a signal, or until the gRPC server stops on its own (an error).
+    let early = tokio::select! {
+        _ = terminate.recv() => { info!("SIGTERM: shutting down gracefully"); None }
+        _ = interrupt.recv() => { info!("SIGINT: shutting down gracefully"); None }
+        r = &mut grpc_task => Some(r),
+    };
+    let _ = shutdown_tx.send(true);
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        eprintln!(
+            "shinydb-server: second signal: exiting at once (the WAL holds every acknowledged write)"
+        );
+        std::process::exit(1);
+    });
+
+    let grace = Duration::from_secs(cfg.shutdown.grace_seconds);
+    let served = match early {
+        Some(r) => r,
+        None => match tokio::time::timeout(grace, &mut grpc_task).await {
+            Ok(r) => r,
+            Err(_) => {
+                warn!(
+                    grace_seconds = cfg.shutdown.grace_seconds,
+                    "requests still running after the grace period: closing their connections"
+                );
+                grpc_task.abort();
+                Ok(Ok(()))
+            }
+        },
+    };
+    let serve_result = match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ServerError::Serve(e.to_string())),
+        Err(e) if e.is_cancelled() => Ok(()),
+        Err(e) => Err(ServerError::Serve(e.to_string())),
+    };
+    http_task.abort();
+    drop(state);
+    close_engine(db, grace).await?;
+    serve_result
+}
+
+/// Waits (bounded) for the last request to release the engine, then closes it, which
+/// checkpoints; if some task still holds it, checkpoints anyway.
+async fn close_engine(db: Arc<Db>, grace: Duration) -> Result<(), ServerError> {
+    let deadline = Instant::now() + grace.max(Duration::from_secs(1));
+    let mut db = db;
+    loop {
+        match Arc::try_unwrap(db) {
+            Ok(owned) => {
+                tokio::task::spawn_blocking(move || owned.close())
+                    .await
+                    .map_err(|e| ServerError::Serve(e.to_string()))??;
+                info!("storage engine closed cleanly");
+                return Ok(());
+            }
+            Err(shared) if Instant::now() < deadline => {
+                db = shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(shared) => {
+                error!(
+                    "the engine is still in use after the grace period: checkpointing without closing"
+                );
+                tokio::task::spawn_blocking(move || shared.checkpoint())
+                    .await
+                    .map_err(|e| ServerError::Serve(e.to_string()))??;
+                return Ok(());
+            }
+        }
+    }
+}
