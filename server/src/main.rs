@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let telemetry = match telemetry::init(&config) {
             Ok(t) => t,
             Err(e) => {
@@ -67,5 +67,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Tasks of connections cut at the end of the grace period are dropped here, boundedly.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    code
 }

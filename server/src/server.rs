@@ -25,7 +25,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::{
     auth::Auth,
@@ -157,7 +157,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         .http2_adaptive_window(Some(false))
         .http2_keepalive_interval(secs(n.keepalive_interval_seconds))
         .http2_keepalive_timeout(secs(n.keepalive_timeout_seconds))
-        .layer(status_layer::too_large(cfg.limits.max_message_size.0))
+        .layer(status_layer::rewrite(cfg.limits.max_message_size.0))
         .add_service(health_service)
         .add_service(
             DocumentsServer::new(DocumentsService::new(Arc::clone(&state)))
@@ -241,6 +241,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     });
 
     let grace = Duration::from_secs(cfg.shutdown.grace_seconds);
+    let stopped_early = early.is_some();
     let served = match early {
         Some(r) => r,
         None => match tokio::time::timeout(grace, &mut grpc_task).await {
@@ -263,14 +264,22 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     };
     http_task.abort();
     drop(state);
-    close_engine(db, grace).await?;
+    // After a clean drain every request has released the engine at once; connections cut at
+    // the end of the grace period may take a moment longer.
+    let wait = if stopped_early || kill.is_cancelled() {
+        Duration::from_secs(2)
+    } else {
+        grace.max(Duration::from_secs(1))
+    };
+    close_engine(db, wait).await?;
     serve_result
 }
 
-/// Waits (bounded) for the last request to release the engine, then closes it, which
-/// checkpoints; if some task still holds it, checkpoints anyway.
-async fn close_engine(db: Arc<Db>, grace: Duration) -> Result<(), ServerError> {
-    let deadline = Instant::now() + grace.max(Duration::from_secs(1));
+/// Waits (at most `wait`) for the last request to release the engine, then closes it, which
+/// checkpoints; if a cut connection still holds it, checkpoints without closing (the WAL is
+/// synced either way, and the process exits next).
+async fn close_engine(db: Arc<Db>, wait: Duration) -> Result<(), ServerError> {
+    let deadline = Instant::now() + wait;
     let mut db = db;
     loop {
         match Arc::try_unwrap(db) {
@@ -286,12 +295,14 @@ async fn close_engine(db: Arc<Db>, grace: Duration) -> Result<(), ServerError> {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(shared) => {
-                error!(
-                    "the engine is still in use after the grace period: checkpointing without closing"
+                warn!(
+                    holders = Arc::strong_count(&shared) - 1,
+                    "the engine is still held by cut connections: checkpointing without closing"
                 );
                 tokio::task::spawn_blocking(move || shared.checkpoint())
                     .await
                     .map_err(|e| ServerError::Serve(e.to_string()))??;
+                info!("storage engine checkpointed");
                 return Ok(());
             }
         }

@@ -1,28 +1,22 @@
-//! Rewrites tonic's answer to an oversize request. tonic refuses a request message larger than
-//! the decoding limit with `OUT_OF_RANGE` before any handler runs; gRPC servers elsewhere answer
-//! `RESOURCE_EXHAUSTED`, which is what clients retry-classify as a limit, so the answer is
-//! rewritten here with a message naming the setting.
+//! Rewrites two of tonic's answers that are given before any handler runs, so that clients see
+//! the status codes the protocol documents:
+//!
+//! - a request message larger than the decoding limit: tonic says `OUT_OF_RANGE`; ShinyDB
+//!   answers `RESOURCE_EXHAUSTED` (a limit), naming the `limits.max_message_size` setting;
+//! - a request body that is not a valid protobuf message: tonic says `INTERNAL`; it is the
+//!   client's mistake, so ShinyDB answers `INVALID_ARGUMENT`.
 
-use http::{HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response};
+use tonic::Code;
 use tower::util::MapResponseLayer;
 
 /// The layer; `limit` is `limits.max_message_size` in bytes.
-pub fn too_large<B>(limit: u64) -> MapResponseLayer<impl Fn(Response<B>) -> Response<B> + Clone> {
+pub fn rewrite<B>(limit: u64) -> MapResponseLayer<impl Fn(Response<B>) -> Response<B> + Clone> {
     MapResponseLayer::new(move |mut res: Response<B>| {
-        let h = res.headers();
-        let is_too_large = h.get("grpc-status").is_some_and(|v| v == "11")
-            && h.get("grpc-message").is_some_and(|m| {
-                m.to_str()
-                    .is_ok_and(|m| m.contains("message%20length%20too%20large"))
-            });
-        if is_too_large {
-            let message = format!(
-                "the request message is larger than the server's limit of {limit} bytes \
-                 (limits.max_message_size)"
-            );
+        if let Some((code, message)) = rewritten(res.headers(), limit) {
             let h = res.headers_mut();
-            h.insert("grpc-status", HeaderValue::from_static("8"));
-            if let Ok(v) = HeaderValue::from_str(&percent_encode(&message)) {
+            h.insert("grpc-status", HeaderValue::from(code as i32));
+            if let Ok(v) = HeaderValue::from_str(&message) {
                 h.insert("grpc-message", v);
             }
         }
@@ -30,9 +24,37 @@ pub fn too_large<B>(limit: u64) -> MapResponseLayer<impl Fn(Response<B>) -> Resp
     })
 }
 
+/// The new status and (percent-encoded) message, if the response is one to rewrite.
+fn rewritten(h: &HeaderMap, limit: u64) -> Option<(Code, String)> {
+    let status = h.get("grpc-status")?.to_str().ok()?;
+    let message = h
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .unwrap_or("");
+    if status == "11" && message.contains("message%20length%20too%20large") {
+        return Some((
+            Code::ResourceExhausted,
+            percent_encode(&format!(
+                "the request message is larger than the server's limit of {limit} bytes \
+                 (limits.max_message_size)"
+            )),
+        ));
+    }
+    if status == "13" && message.contains("failed%20to%20decode%20Protobuf%20message") {
+        return Some((
+            Code::InvalidArgument,
+            format!(
+                "{}{message}",
+                percent_encode("malformed request: not a valid message of this method's type: ")
+            ),
+        ));
+    }
+    None
+}
+
 /// Percent-encodes a grpc-message value (the gRPC spec's rule: everything outside printable
 /// ASCII, and `%` itself).
-fn percent_encode(s: &str) -> String {
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if (0x20..0x7f).contains(&b) && b != b'%' {

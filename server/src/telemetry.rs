@@ -78,6 +78,7 @@ pub fn init(cfg: &Config) -> Result<Telemetry, ServerError> {
     );
     let fmt = match cfg.logging.format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -50,6 +50,12 @@ pub fn inbound_error(e: Status) -> Status {
             e.message()
         ));
     }
+    if e.code() == tonic::Code::Internal && e.message().contains("failed to decode Protobuf") {
+        return Status::invalid_argument(format!(
+            "malformed request: not a valid PipelineRequest: {}",
+            e.message()
+        ));
+    }
     e
 }
 

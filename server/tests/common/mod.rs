@@ -547,3 +547,130 @@ pub fn eventually(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
 pub fn write_file(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write");
 }
+
+/// Writes under load until the server stops answering: `unary` tasks inserting one document
+/// per call and one pipelined stream inserting continuously. Returns every acknowledged `_id`.
+pub struct Load {
+    pub acked: Arc<Mutex<Vec<i64>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub async fn start(server: &Server, unary: usize, space: &str, store: &str) -> Load {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        let token = server.login("admin", ADMIN_PASSWORD).await.expect("login");
+        for t in 0..unary {
+            let mut c = server.clients(&token).await;
+            let acked = Arc::clone(&acked);
+            let (space, store) = (space.to_string(), store.to_string());
+            tasks.push(tokio::spawn(async move {
+                for i in 0_i64.. {
+                    let id = (t as i64) * 1_000_000 + i;
+                    let r = c
+                        .docs
+                        .insert(v1::InsertRequest {
+                            space: space.clone(),
+                            store: store.clone(),
+                            documents: vec![bson_bytes(&doc! {"_id": id, "t": t as i64})],
+                        })
+                        .await;
+                    match r {
+                        Ok(_) => acked.lock().expect("lock").push(id),
+                        Err(_) => break,
+                    }
+                }
+            }));
+        }
+        // One pipelined stream with up to 64 inserts in flight.
+        let mut c = server.clients(&token).await;
+        let acked_p = Arc::clone(&acked);
+        let (space, store) = (space.to_string(), store.to_string());
+        tasks.push(tokio::spawn(async move {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            let Ok(resp) = c
+                .pipeline
+                .stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+            else {
+                return;
+            };
+            let mut responses = resp.into_inner();
+            let window = Arc::new(tokio::sync::Semaphore::new(64));
+            let w = Arc::clone(&window);
+            let sender = tokio::spawn(async move {
+                for i in 0_i64.. {
+                    let Ok(p) = Arc::clone(&w).acquire_owned().await else {
+                        break;
+                    };
+                    p.forget();
+                    let id: i64 = 900_000_000 + i;
+                    let req = v1::PipelineRequest {
+                        id: id as u64,
+                        timeout_ms: 0,
+                        op: Some(v1::pipeline_request::Op::Insert(v1::InsertRequest {
+                            space: space.clone(),
+                            store: store.clone(),
+                            documents: vec![bson_bytes(&doc! {"_id": id})],
+                        })),
+                    };
+                    if tx.send(req).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            while let Ok(Some(r)) = responses.message().await {
+                if let Some(v1::pipeline_response::Result::Insert(_)) = r.result {
+                    acked_p.lock().expect("lock").push(r.id as i64);
+                }
+                window.add_permits(1);
+            }
+            window.close();
+            sender.abort();
+        }));
+        Load { acked, tasks }
+    }
+
+    pub fn count(&self) -> usize {
+        self.acked.lock().expect("lock").len()
+    }
+
+    /// Waits for every writer to stop (they stop when the server does).
+    pub async fn finish(self, timeout: Duration) -> Vec<i64> {
+        let all = futures::future::join_all(self.tasks);
+        let _ = tokio::time::timeout(timeout, all).await;
+        let mut v = self.acked.lock().expect("lock").clone();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Every `_id` (as i64) in a store, by scanning it page by page.
+pub async fn all_ids(c: &mut Clients, space: &str, store: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = c
+            .docs
+            .scan(v1::ScanRequest {
+                space: space.into(),
+                store: store.into(),
+                start: start.clone(),
+                limit: 1000,
+                reverse: false,
+            })
+            .await
+            .expect("scan")
+            .into_inner();
+        out.extend(page.documents.iter().map(|d| {
+            doc_of(d)
+                .get("_id")
+                .and_then(bson::Bson::as_i64)
+                .expect("i64 id")
+        }));
+        match page.next {
+            Some(n) => start = Some(n),
+            None => return out,
+        }
+    }
+}
