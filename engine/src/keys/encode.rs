@@ -12,39 +12,8 @@
 
 use bson::{RawBsonRef, RawDocument};
 
-/// Type-class tags: the first byte of every encoding.
-pub(crate) mod tag {
-    /// MinKey.
-    pub const MIN_KEY: u8 = 0x05;
-    /// Null, undefined and missing.
-    pub const NULL: u8 = 0x10;
-    /// int32, int64, double, decimal128.
-    pub const NUMBER: u8 = 0x20;
-    /// String and symbol.
-    pub const STRING: u8 = 0x30;
-    /// Embedded document.
-    pub const DOCUMENT: u8 = 0x40;
-    /// Array.
-    pub const ARRAY: u8 = 0x50;
-    /// Binary data.
-    pub const BINARY: u8 = 0x60;
-    /// ObjectId.
-    pub const OBJECT_ID: u8 = 0x70;
-    /// Boolean.
-    pub const BOOLEAN: u8 = 0x80;
-    /// UTC datetime.
-    pub const DATETIME: u8 = 0x90;
-    /// Timestamp.
-    pub const TIMESTAMP: u8 = 0xA0;
-    /// Regular expression.
-    pub const REGEX: u8 = 0xB0;
-    /// DBPointer.
-    pub const DB_POINTER: u8 = 0xB8;
-    /// JavaScript code (with or without scope).
-    pub const JAVASCRIPT: u8 = 0xC0;
-    /// MaxKey.
-    pub const MAX_KEY: u8 = 0xF0;
-}
+/// Type-class tags: the first byte of every encoding is the value's class in the value order.
+use crate::value::class as tag;
 
 /// Appends the encoding of `value` (`None` = a missing field, which sorts as null).
 pub fn encode_opt(value: Option<RawBsonRef<'_>>, out: &mut Vec<u8>) {
