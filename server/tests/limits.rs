@@ -245,3 +245,45 @@ async fn pages_are_capped_and_deadlines_honoured() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_are_refused() {
+    let server = Server::start(Opts::default().config("network:\n  max_connections: 1\n"));
+    let first = server.channel().await;
+    let mut users = v1::users_client::UsersClient::new(first.clone());
+    let login = || v1::LoginRequest {
+        user: "admin".into(),
+        password: common::ADMIN_PASSWORD.into(),
+    };
+    users
+        .login(login())
+        .await
+        .expect("the first connection works");
+    let second = server.endpoint().connect().await;
+    let refused = match second {
+        Err(_) => true,
+        Ok(ch) => v1::users_client::UsersClient::new(ch)
+            .login(login())
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a second connection got through");
+    assert!(server.stderr().contains("network.max_connections reached"));
+    drop(users);
+    drop(first);
+    common::eventually(
+        std::time::Duration::from_secs(10),
+        "a slot frees up",
+        || {
+            server
+                .http_get("/metrics")
+                .1
+                .contains("shinydb_connections 0")
+        },
+    );
+    let third = server.channel().await;
+    v1::users_client::UsersClient::new(third)
+        .login(login())
+        .await
+        .expect("a connection after the first closed");
+}
