@@ -1,9 +1,12 @@
 //! The HTTP endpoint on the second port: `/healthz` (the process is alive), `/readyz` (it
-//! serves requests: the engine is open and shutdown has not begun) and `/metrics` (Prometheus
-//! text exposition).
+//! serves requests: the engine is open, the gRPC listener serves and shutdown has not begun)
+//! and `/metrics` (Prometheus text exposition).
+//!
+//! It starts before the engine opens, so that a long WAL replay at start answers `/healthz`
+//! (alive) and `/readyz` 503 (starting) instead of failing liveness probes.
 
 use std::sync::{
-    Arc,
+    Arc, OnceLock,
     atomic::{AtomicBool, Ordering},
 };
 
@@ -11,41 +14,59 @@ use axum::{
     Router, extract::State as AxState, http::StatusCode, response::IntoResponse, routing::get,
 };
 
-use crate::state::State;
+use crate::{metrics::Metrics, state::State};
 
-#[derive(Clone)]
-struct Http {
-    state: State,
-    ready: Arc<AtomicBool>,
+/// What the HTTP endpoint reports on.
+pub struct Status {
+    metrics: Arc<Metrics>,
+    state: OnceLock<State>,
+    ready: AtomicBool,
 }
 
-/// The HTTP routes. `ready` turns true once the gRPC listener serves.
-pub fn router(state: State, ready: Arc<AtomicBool>) -> Router {
+impl Status {
+    /// Starting: not ready, no engine yet.
+    pub fn new(metrics: Arc<Metrics>) -> Arc<Status> {
+        Arc::new(Status {
+            metrics,
+            state: OnceLock::new(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// The engine is open and the gRPC listener serves.
+    pub fn serving(&self, state: State) {
+        let _ = self.state.set(state);
+        self.ready.store(true, Ordering::Release);
+    }
+}
+
+/// The HTTP routes.
+pub fn router(status: Arc<Status>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Http { state, ready })
+        .with_state(status)
 }
 
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(AxState(h): AxState<Http>) -> (StatusCode, &'static str) {
-    if h.state.shutting_down() {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
-    } else if !h.ready.load(Ordering::Acquire) {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
-    } else {
-        (StatusCode::OK, "ready\n")
+async fn readyz(AxState(h): AxState<Arc<Status>>) -> (StatusCode, &'static str) {
+    match h.state.get() {
+        Some(s) if s.shutting_down() => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+        Some(_) if h.ready.load(Ordering::Acquire) => (StatusCode::OK, "ready\n"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
     }
 }
 
-async fn metrics(AxState(h): AxState<Http>) -> impl IntoResponse {
-    let s = Arc::clone(&h.state);
-    let body = tokio::task::spawn_blocking(move || {
-        s.metrics.render(&s.db.stats(), s.auth.session_count())
+async fn metrics(AxState(h): AxState<Arc<Status>>) -> impl IntoResponse {
+    let body = tokio::task::spawn_blocking(move || match h.state.get() {
+        Some(s) => h
+            .metrics
+            .render(Some(&s.db.stats()), s.auth.session_count()),
+        None => h.metrics.render(None, 0),
     })
     .await
     .unwrap_or_default();

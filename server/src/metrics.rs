@@ -166,10 +166,13 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The Prometheus text exposition, with engine statistics and sessions read now.
-    pub fn render(&self, stats: &Stats, sessions: usize) -> String {
-        for (g, f) in &self.engine {
-            g.set(i64::try_from(f(stats)).unwrap_or(i64::MAX));
+    /// The Prometheus text exposition, with engine statistics (when the engine is open) and
+    /// sessions read now.
+    pub fn render(&self, stats: Option<&Stats>, sessions: usize) -> String {
+        if let Some(stats) = stats {
+            for (g, f) in &self.engine {
+                g.set(i64::try_from(f(stats)).unwrap_or(i64::MAX));
+            }
         }
         self.sessions
             .set(i64::try_from(sessions).unwrap_or(i64::MAX));

@@ -4,10 +4,7 @@
 use std::{
     io::Write as _,
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -97,6 +94,13 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     let grpc_addr = local(&grpc_listener, cfg.network.listen)?;
     let http_addr = local(&http_listener, cfg.network.http_listen)?;
 
+    // Health and metrics answer from now on, also while the engine replays its WAL.
+    let status = http::Status::new(Arc::clone(&metrics));
+    let http_task = {
+        let router = http::router(Arc::clone(&status));
+        tokio::spawn(async move { axum::serve(http_listener, router).await })
+    };
+
     let opened = Instant::now();
     let data_dir = cfg.data_dir.clone();
     let opts = cfg.engine_options();
@@ -139,11 +143,6 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     health
         .set_serving::<PipelineServer<PipelineService>>()
         .await;
-
-    let ready = Arc::new(AtomicBool::new(false));
-    let router = http::router(Arc::clone(&state), Arc::clone(&ready));
-    // Keeps answering (readyz: 503) while gRPC drains; aborted once the engine is closed.
-    let http_task = tokio::spawn(async move { axum::serve(http_listener, router).await });
 
     let max_msg = usize::try_from(cfg.limits.max_message_size.0).unwrap_or(usize::MAX);
     let n = &cfg.network;
@@ -205,7 +204,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     let mut grpc_task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         stopped(&mut grpc_stop).await;
     }));
-    ready.store(true, Ordering::Release);
+    status.serving(Arc::clone(&state));
     info!(grpc = %grpc_addr, http = %http_addr, tls = tls.is_some(),
         client_ca = cfg.tls.client_ca.is_some(), version = crate::service::server::VERSION,
         "shinydb-server ready");
@@ -263,6 +262,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         Err(e) => Err(ServerError::Serve(e.to_string())),
     };
     http_task.abort();
+    drop(status);
     drop(state);
     // After a clean drain every request has released the engine at once; connections cut at
     // the end of the grace period may take a moment longer.
