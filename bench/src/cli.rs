@@ -10,7 +10,9 @@ use crate::{
     echo::EchoHost,
     error::BenchError,
     report, runner,
-    target::{Check, TargetSpec},
+    services::shinydb::default_server_bin,
+    suite::{self, Line, SuiteConfig, Tier},
+    target::{Api, Check, TargetSpec, shinydb},
     tls::Pki,
     workload::{Distribution, Letter, Shape, record::NONCE_LEN},
 };
@@ -33,6 +35,9 @@ pub enum Command {
     Run(RunArgs),
     /// Measures the transport's floor: echo round trips against an echo server hosted here.
     Echo(EchoArgs),
+    /// The whole comparison: starts PostgreSQL and shinydb-server itself, runs every workload
+    /// on every line at both durability tiers, writes the markdown report.
+    Suite(SuiteArgs),
 }
 
 /// Which system to talk to.
@@ -40,6 +45,8 @@ pub enum Command {
 pub enum TargetKind {
     /// PostgreSQL (`--postgres`).
     Postgres,
+    /// ShinyDB (`--shinydb`).
+    Shinydb,
 }
 
 /// Where the target is and how to reach it.
@@ -58,16 +65,53 @@ pub struct TargetArgs {
     /// PostgreSQL `synchronous_commit` for every session: on (fsync on commit) or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     pub synchronous_commit: String,
+    /// ShinyDB endpoint, http:// or https://.
+    #[arg(
+        long,
+        env = "SHINYDB_BENCH_SHINYDB",
+        default_value = "http://127.0.0.1:23469"
+    )]
+    pub shinydb: String,
+    /// PEM file of the CA that signed ShinyDB's certificate (https).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// ShinyDB admin password.
+    #[arg(
+        long,
+        env = "SHINYDB_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub password: String,
+    /// ShinyDB: pipelined stream through shinydb-client, or plain unary calls.
+    #[arg(long, value_enum, default_value = "stream")]
+    pub api: Api,
+    /// ShinyDB: connections of the pipelined client.
+    #[arg(long, default_value_t = 2)]
+    pub connections: usize,
 }
 
 impl TargetArgs {
-    fn spec(&self) -> TargetSpec {
-        match self.target {
+    fn spec(&self) -> Result<TargetSpec, BenchError> {
+        Ok(match self.target {
             TargetKind::Postgres => TargetSpec::Postgres {
                 conninfo: self.postgres.clone(),
                 synchronous_commit: self.synchronous_commit == "on",
             },
-        }
+            TargetKind::Shinydb => TargetSpec::ShinyDb {
+                endpoint: shinydb::Endpoint {
+                    uri: self.shinydb.clone(),
+                    ca_pem: self
+                        .ca_file
+                        .as_ref()
+                        .map(|p| std::fs::read_to_string(p).map_err(|e| BenchError::io(p, e)))
+                        .transpose()?,
+                    password: self.password.clone(),
+                    connections: self.connections.max(1),
+                },
+                api: self.api,
+            },
+        })
     }
 }
 
@@ -211,12 +255,129 @@ pub struct EchoArgs {
     tls: bool,
 }
 
+/// `suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Records loaded in every database, per tier.
+    #[arg(long, default_value_t = 100_000)]
+    records: u64,
+    /// Fields per record.
+    #[arg(long, default_value_t = 10)]
+    field_count: usize,
+    /// Characters per field.
+    #[arg(long, default_value_t = 100)]
+    field_length: usize,
+    /// Thread counts.
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    threads: Vec<usize>,
+    /// Durability tiers.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fsync,relaxed"
+    )]
+    tiers: Vec<Tier>,
+    /// Workloads, in run order (D and E add records; nothing is reloaded between them).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        ignore_case = true,
+        default_value = "a,b,c,f,d,e"
+    )]
+    workloads: Vec<Letter>,
+    /// Lines to measure.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "postgres,stream,stream-tls,unary"
+    )]
+    lines: Vec<Line>,
+    /// Longest scan.
+    #[arg(long, default_value_t = 100)]
+    scan_max: usize,
+    /// Check every value read (not only that records and fields are there).
+    #[arg(long)]
+    verify_values: bool,
+    /// The shinydb-server executable (default: next to this one).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Connections of ShinyDB's pipelined client (and of the echo).
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
+    /// Threads loading records.
+    #[arg(long, default_value_t = 4)]
+    load_threads: usize,
+    /// Records per load request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Bytes per echo message.
+    #[arg(long, default_value_t = report::ECHO_SIZE)]
+    echo_size: usize,
+    /// Where to write the markdown report.
+    #[arg(long, default_value = "bench/results/report.md")]
+    out: PathBuf,
+    /// The command line to state in the report.
+    #[arg(long, default_value = "shinydb-bench suite")]
+    command: String,
+    /// A note for the report (such as what else ran on the machine).
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+async fn suite_cmd(a: SuiteArgs) -> Result<(), BenchError> {
+    let shape = DataArgs {
+        records: a.records,
+        field_count: a.field_count,
+        field_length: a.field_length,
+        threads: a.threads.iter().copied().min().unwrap_or(0),
+    }
+    .shape()?;
+    if a.records == 0 || a.scan_max == 0 || a.lines.is_empty() || a.tiers.is_empty() {
+        return Err(BenchError::Usage(
+            "--records, --scan-max, --lines and --tiers must not be zero or empty".into(),
+        ));
+    }
+    let cfg = SuiteConfig {
+        records: a.records,
+        threads: a.threads,
+        tiers: a.tiers,
+        workloads: a.workloads,
+        lines: a.lines,
+        plan: a.plan.plan()?,
+        shape,
+        scan_max: a.scan_max,
+        check: if a.verify_values {
+            Check::Values
+        } else {
+            Check::Shape
+        },
+        server_bin: a.server_bin.unwrap_or_else(default_server_bin),
+        connections: a.connections.max(1),
+        load_threads: a.load_threads.max(1),
+        batch: a.batch.max(1),
+        echo_size: a.echo_size,
+    };
+    let results = suite::run(cfg).await?;
+    let md = report::markdown(&results, &a.command, &a.note);
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
+    }
+    std::fs::write(&a.out, &md).map_err(|e| BenchError::io(&a.out, e))?;
+    print!("{md}");
+    Ok(())
+}
+
 /// Runs a parsed command line.
 pub async fn execute(cli: Cli) -> Result<(), BenchError> {
     match cli.command {
         Command::Load(a) => {
             let shape = a.data.shape()?;
-            let spec = a.target.spec();
+            let spec = a.target.spec()?;
             let took = runner::load(&spec, a.data.records, a.data.threads, a.batch, shape).await?;
             println!(
                 "[LOAD] {}: {} records in {:.1} s ({:.0} records/s)",
@@ -232,7 +393,7 @@ pub async fn execute(cli: Cli) -> Result<(), BenchError> {
             if a.scan_max == 0 {
                 return Err(BenchError::Usage("--scan-max must be at least 1".into()));
             }
-            let spec = a.target.spec();
+            let spec = a.target.spec()?;
             let out = runner::run(
                 &spec,
                 runner::RunConfig {
@@ -274,6 +435,7 @@ pub async fn execute(cli: Cli) -> Result<(), BenchError> {
             print!("{}", report::text_summary(&m));
             Ok(())
         }
+        Command::Suite(a) => suite_cmd(a).await,
     }
 }
 
@@ -284,9 +446,4 @@ pub fn echo_uri(host: &EchoHost) -> String {
     } else {
         format!("http://{}", host.addr)
     }
-}
-
-/// Where `suite` writes its report unless told.
-pub fn default_report_path() -> PathBuf {
-    PathBuf::from("bench/results/report.md")
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod report;
 pub mod runner;
 pub mod services;
+pub mod suite;
 pub mod target;
 pub mod tls;
 pub mod transport;

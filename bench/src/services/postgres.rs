@@ -205,7 +205,7 @@ impl PgCluster {
     pub fn version(&self) -> String {
         run(
             "postgres --version",
-            &mut Command::new(self.bin.join("postgres")).arg("--version"),
+            Command::new(self.bin.join("postgres")).arg("--version"),
         )
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|e| e.to_string())

@@ -3,6 +3,7 @@
 //! what it reads.
 
 pub mod postgres;
+pub mod shinydb;
 
 use std::sync::Arc;
 
@@ -24,6 +25,10 @@ pub type Row = (String, Fields);
 pub enum Session {
     /// PostgreSQL.
     Postgres(postgres::PgSession),
+    /// ShinyDB through `shinydb-client`'s pipelined stream.
+    Stream(shinydb::StreamSession),
+    /// ShinyDB through plain unary calls.
+    Unary(shinydb::UnarySession),
 }
 
 impl Session {
@@ -31,24 +36,31 @@ impl Session {
     pub fn target(&self) -> &'static str {
         match self {
             Session::Postgres(_) => "postgres",
+            Session::Stream(_) | Session::Unary(_) => "shinydb",
         }
     }
 
     async fn read(&mut self, key: &str) -> Result<Option<Fields>, BenchError> {
         match self {
             Session::Postgres(s) => s.read(key).await,
+            Session::Stream(s) => s.read(key).await,
+            Session::Unary(s) => s.read(key).await,
         }
     }
 
     async fn update(&mut self, key: &str, field: &str, value: &str) -> Result<bool, BenchError> {
         match self {
             Session::Postgres(s) => s.update(key, field, value).await,
+            Session::Stream(s) => s.update(key, field, value).await,
+            Session::Unary(s) => s.update(key, field, value).await,
         }
     }
 
     async fn insert(&mut self, key: &str, fields: &Fields) -> Result<(), BenchError> {
         match self {
             Session::Postgres(s) => s.insert(key, fields).await,
+            Session::Stream(s) => s.insert(key, fields).await,
+            Session::Unary(s) => s.insert_many(&[(key.to_string(), fields.clone())]).await,
         }
     }
 
@@ -56,12 +68,16 @@ impl Session {
     pub async fn insert_many(&mut self, rows: &[Row]) -> Result<(), BenchError> {
         match self {
             Session::Postgres(s) => s.insert_many(rows).await,
+            Session::Stream(s) => s.insert_many(rows).await,
+            Session::Unary(s) => s.insert_many(rows).await,
         }
     }
 
     async fn scan(&mut self, start: &str, len: usize) -> Result<Vec<Row>, BenchError> {
         match self {
             Session::Postgres(s) => s.scan(start, len).await,
+            Session::Stream(s) => s.scan(start, len).await,
+            Session::Unary(s) => s.scan(start, len).await,
         }
     }
 }
@@ -240,6 +256,22 @@ pub enum TargetSpec {
         /// `synchronous_commit = on` (fsync on commit) or `off` (relaxed).
         synchronous_commit: bool,
     },
+    /// ShinyDB.
+    ShinyDb {
+        /// Where and how.
+        endpoint: shinydb::Endpoint,
+        /// Pipelined stream or unary calls.
+        api: Api,
+    },
+}
+
+/// How ShinyDB is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Api {
+    /// `shinydb-client`: operations of all threads share pipelined streams.
+    Stream,
+    /// Plain unary `Documents` calls, one connection per thread.
+    Unary,
 }
 
 impl TargetSpec {
@@ -247,6 +279,18 @@ impl TargetSpec {
     pub fn label(&self) -> String {
         match self {
             TargetSpec::Postgres { .. } => "postgres".into(),
+            TargetSpec::ShinyDb { endpoint, api } => {
+                let api = match api {
+                    Api::Stream => "stream",
+                    Api::Unary => "unary",
+                };
+                let tls = if endpoint.ca_pem.is_some() {
+                    ", TLS"
+                } else {
+                    ""
+                };
+                format!("shinydb ({api}{tls})")
+            }
         }
     }
 
@@ -254,12 +298,26 @@ impl TargetSpec {
     pub async fn prepare(&self) -> Result<(), BenchError> {
         match self {
             TargetSpec::Postgres { conninfo, .. } => postgres::create_table(conninfo).await,
+            TargetSpec::ShinyDb { endpoint, .. } => shinydb::create_store(endpoint).await,
         }
     }
 
     /// One session per client thread.
     pub async fn sessions(&self, threads: usize) -> Result<Vec<Session>, BenchError> {
         let mut out = Vec::with_capacity(threads);
+        // Every thread of the pipelined line shares one client (and its streams); the unary
+        // threads share one login.
+        let (client, token) = match self {
+            TargetSpec::ShinyDb {
+                endpoint,
+                api: Api::Stream,
+            } => (Some(shinydb::client(endpoint).await?), None),
+            TargetSpec::ShinyDb {
+                endpoint,
+                api: Api::Unary,
+            } => (None, Some(shinydb::login(endpoint).await?)),
+            TargetSpec::Postgres { .. } => (None, None),
+        };
         for _ in 0..threads {
             out.push(match self {
                 TargetSpec::Postgres {
@@ -268,6 +326,13 @@ impl TargetSpec {
                 } => Session::Postgres(
                     postgres::PgSession::open(conninfo, *synchronous_commit).await?,
                 ),
+                TargetSpec::ShinyDb { endpoint, .. } => match (&client, &token) {
+                    (Some(c), _) => Session::Stream(shinydb::StreamSession::new(c)),
+                    (None, t) => Session::Unary(
+                        shinydb::UnarySession::open(endpoint, t.as_deref().unwrap_or_default())
+                            .await?,
+                    ),
+                },
             });
         }
         Ok(out)
