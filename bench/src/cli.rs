@@ -421,7 +421,7 @@ pub async fn execute(cli: Cli) -> Result<(), BenchError> {
                 return Err(BenchError::Usage("--threads must be at least 1".into()));
             }
             let pki = if a.tls { Some(Pki::new()?) } else { None };
-            let host = EchoHost::start(pki.as_ref()).await?;
+            let host = EchoHost::start(pki.as_ref())?;
             let uri = echo_uri(&host);
             let m = runner::echo(
                 &uri,

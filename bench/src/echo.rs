@@ -1,5 +1,7 @@
 //! The transport's floor: a bidirectional-streaming echo hosted by the benchmark itself on
-//! loopback, with shinydb-server's transport settings (TCP_NODELAY on every accepted
+//! loopback, on a runtime of its own (two worker threads, like a server process on this
+//! machine, so requests cross threads as they do to shinydb-server), with shinydb-server's
+//! transport settings (TCP_NODELAY on every accepted
 //! connection, its HTTP/2 window sizes and stream limit, rustls with ring for TLS). Each client
 //! thread keeps one message of a record's size in flight on a stream of its own, so its round
 //! trip is what a ShinyDB read over the same transport cannot beat.
@@ -59,13 +61,25 @@ impl Echo for EchoService {
     }
 }
 
-/// The echo server, running until dropped.
+/// The echo server, running on its own runtime until dropped.
 pub struct EchoHost {
     /// Its address.
     pub addr: SocketAddr,
     /// Whether it serves TLS.
     pub tls: bool,
-    _stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for EchoHost {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 fn server_config(pki: &Pki) -> Result<ServerConfig, BenchError> {
@@ -108,16 +122,40 @@ where
 }
 
 impl EchoHost {
-    /// Starts the echo server on a free loopback port; TLS with `pki`'s certificate if given.
-    pub async fn start(pki: Option<&Pki>) -> Result<EchoHost, BenchError> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| BenchError::service("echo server", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| BenchError::service("echo server", e))?;
+    /// Starts the echo server on a free loopback port, on a new two-thread runtime; TLS with
+    /// `pki`'s certificate if given.
+    pub fn start(pki: Option<&Pki>) -> Result<EchoHost, BenchError> {
+        let fail = |e: io::Error| BenchError::service("echo server", e);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("echo-server")
+            .enable_all()
+            .build()
+            .map_err(fail)?;
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(fail)?;
+        std_listener.set_nonblocking(true).map_err(fail)?;
+        let addr = std_listener.local_addr().map_err(fail)?;
+        let listener = {
+            let _guard = runtime.enter();
+            TcpListener::from_std(std_listener).map_err(fail)?
+        };
+        let config = pki.map(server_config).transpose()?;
         let (stop_tx, stop_rx) = oneshot::channel();
-        match pki {
+        runtime.spawn(Self::accept(listener, config, stop_rx));
+        Ok(EchoHost {
+            addr,
+            tls: pki.is_some(),
+            stop: Some(stop_tx),
+            runtime: Some(runtime),
+        })
+    }
+
+    async fn accept(
+        listener: TcpListener,
+        config: Option<ServerConfig>,
+        stop_rx: oneshot::Receiver<()>,
+    ) {
+        match config {
             None => {
                 let (tx, rx) = mpsc::channel(64);
                 tokio::spawn(async move {
@@ -130,8 +168,8 @@ impl EchoHost {
                 });
                 tokio::spawn(serve(rx, stop_rx));
             }
-            Some(p) => {
-                let acceptor = TlsAcceptor::from(Arc::new(server_config(p)?));
+            Some(config) => {
+                let acceptor = TlsAcceptor::from(Arc::new(config));
                 let (tx, rx) = mpsc::channel(64);
                 tokio::spawn(async move {
                     while let Ok((tcp, _)) = listener.accept().await {
@@ -150,11 +188,6 @@ impl EchoHost {
                 tokio::spawn(serve(rx, stop_rx));
             }
         }
-        Ok(EchoHost {
-            addr,
-            tls: pki.is_some(),
-            _stop: stop_tx,
-        })
     }
 }
 

@@ -245,9 +245,11 @@ pub fn markdown(r: &SuiteResults, command: &str, note: &str) -> String {
     let _ = writeln!(s, "## Echo floor\n");
     let _ = writeln!(
         s,
-        "A bidirectional-streaming tonic echo hosted by the benchmark on loopback, {} bytes each \
-         way, one message in flight per thread, each thread on its own stream; shinydb-server's \
-         HTTP/2 windows and TCP_NODELAY.\n",
+        "A bidirectional-streaming tonic echo hosted by the benchmark on loopback, on a runtime \
+         of its own (two worker threads), {} bytes each way, one message in flight per thread, \
+         each thread on its own stream; shinydb-server's HTTP/2 windows and TCP_NODELAY. It \
+         skips what a separate server process adds (a second process's scheduling) and all of \
+         the database's own work.\n",
         c.echo_size
     );
     let _ = writeln!(s, "| TLS | threads | round trips/s | p50 | p99 | p99.9 |");
