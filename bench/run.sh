@@ -24,7 +24,10 @@ fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 echo "== building shinydb-server and shinydb-bench (release)"
-cargo build --release --locked -p shinydb-server -p shinydb-bench
+# One package at a time: built together, their dependencies' features would be unified into
+# other builds than `cargo build -p` of either alone makes.
+cargo build --release --locked -p shinydb-server
+cargo build --release --locked -p shinydb-bench
 
 RECORDS="${RECORDS:-100000}"
 DURATION="${DURATION:-6}"
