@@ -141,6 +141,11 @@ impl Pool {
     }
 }
 
+/// HTTP/2 flow-control window of each stream.
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// HTTP/2 flow-control window of each connection.
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
 fn endpoint(o: &Options) -> Result<Endpoint> {
     let uri: http::Uri = o
         .endpoint
@@ -160,7 +165,10 @@ fn endpoint(o: &Options) -> Result<Endpoint> {
     let mut ep = Endpoint::from(uri)
         .connect_timeout(o.timeouts.connect)
         .tcp_nodelay(true)
-        .http2_adaptive_window(true)
+        // Fixed, generous windows (like the server's): many small pipelined responses must
+        // not exhaust h2's budget for small DATA frames, which scales with the window.
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .keep_alive_while_idle(true)
         .http2_keep_alive_interval(std::time::Duration::from_secs(30));
     if scheme == "https" {
