@@ -52,6 +52,23 @@ impl Auth {
         matches!(self.credentials, Credentials::Password { .. })
     }
 
+    /// The session token of a password login (empty: none yet, or an API key).
+    pub(crate) fn session(&self) -> String {
+        if self.can_refresh() {
+            self.token.read().clone()
+        } else {
+            String::new()
+        }
+    }
+
+    /// Drops a session token that was logged out, unless another login replaced it.
+    pub(crate) fn forget(&self, token: &str) {
+        let mut t = self.token.write();
+        if *t == token {
+            t.clear();
+        }
+    }
+
     /// Whether `token` is still the one in force.
     pub(crate) fn is_current(&self, token: &str) -> bool {
         *self.token.read() == token
