@@ -615,16 +615,21 @@ impl Client {
         .await
     }
 
-    /// Ends the client's session (later calls log in again).
+    /// Ends the client's session, if it logged in (later calls log in again).
     pub async fn logout(&self) -> Result<()> {
+        let token = self.inner.auth.session();
+        if token.is_empty() {
+            return Ok(());
+        }
         self.unary(
             "logout",
             Idempotency::Idempotent,
             v1::LogoutRequest {},
             |ch, r| async move { UsersClient::new(ch).logout(r).await },
         )
-        .await
-        .map(drop)
+        .await?;
+        self.inner.auth.forget(&token);
+        Ok(())
     }
 
     /// Creates a user with roles (global admin).

@@ -25,14 +25,6 @@ pub enum Error {
         /// Whether the operation may have been applied.
         applied: Applied,
     },
-    /// The client could not reach the server (nothing was sent).
-    #[error("cannot connect to {endpoint}: {message}")]
-    Connect {
-        /// The endpoint.
-        endpoint: String,
-        /// Why.
-        message: String,
-    },
     /// The operation did not finish within its timeout.
     #[error("the operation timed out after {0:?}")]
     Timeout(std::time::Duration),
@@ -61,12 +53,12 @@ impl Error {
         }
     }
 
-    /// The gRPC code, for server errors (`Unavailable` for connection failures and
-    /// `DeadlineExceeded` for timeouts).
+    /// The gRPC code: the server's (connection failures are `Unavailable`, as tonic reports
+    /// them), `Unavailable` for an open breaker, `DeadlineExceeded` for a client-side timeout.
     pub fn code(&self) -> Code {
         match self {
             Error::Server { code, .. } => *code,
-            Error::Connect { .. } | Error::CircuitOpen => Code::Unavailable,
+            Error::CircuitOpen => Code::Unavailable,
             Error::Timeout(_) => Code::DeadlineExceeded,
             Error::Config(_) | Error::Invalid(_) => Code::InvalidArgument,
         }
@@ -76,7 +68,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Server { code, .. } => matches!(code, Code::Unavailable | Code::Aborted),
-            Error::Connect { .. } | Error::Timeout(_) => true,
+            Error::Timeout(_) => true,
             Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => false,
         }
     }
@@ -85,9 +77,7 @@ impl Error {
     pub fn certainly_not_applied(&self) -> bool {
         match self {
             Error::Server { applied, .. } => *applied == Applied::No,
-            Error::Connect { .. } | Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => {
-                true
-            }
+            Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => true,
             Error::Timeout(_) => false,
         }
     }

@@ -165,3 +165,25 @@ pub struct Options {
     /// Connections in the pool (each carries unary calls and one pipelined stream).
     pub connections: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_ceiling_with_jitter() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+        };
+        for retry in 1..=8 {
+            let ceiling = Duration::from_millis((100u64 << (retry - 1)).min(500));
+            let samples: Vec<Duration> = (0..200).map(|_| p.backoff(retry)).collect();
+            assert!(samples.iter().all(|d| *d <= ceiling), "retry {retry}");
+            // Full jitter spreads the delays: they are not all the same.
+            assert!(samples.iter().any(|d| *d != samples[0]), "retry {retry}");
+        }
+        assert_eq!(RetryPolicy::never().backoff(1), Duration::ZERO);
+    }
+}

@@ -52,6 +52,23 @@ impl Auth {
         matches!(self.credentials, Credentials::Password { .. })
     }
 
+    /// The session token of a password login (empty: none yet, or an API key).
+    pub(crate) fn session(&self) -> String {
+        if self.can_refresh() {
+            self.token.read().clone()
+        } else {
+            String::new()
+        }
+    }
+
+    /// Drops a session token that was logged out, unless another login replaced it.
+    pub(crate) fn forget(&self, token: &str) {
+        let mut t = self.token.write();
+        if *t == token {
+            t.clear();
+        }
+    }
+
     /// Whether `token` is still the one in force.
     pub(crate) fn is_current(&self, token: &str) -> bool {
         *self.token.read() == token
@@ -141,6 +158,11 @@ impl Pool {
     }
 }
 
+/// HTTP/2 flow-control window of each stream.
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// HTTP/2 flow-control window of each connection.
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
 fn endpoint(o: &Options) -> Result<Endpoint> {
     let uri: http::Uri = o
         .endpoint
@@ -160,7 +182,10 @@ fn endpoint(o: &Options) -> Result<Endpoint> {
     let mut ep = Endpoint::from(uri)
         .connect_timeout(o.timeouts.connect)
         .tcp_nodelay(true)
-        .http2_adaptive_window(true)
+        // Fixed, generous windows (like the server's): many small pipelined responses must
+        // not exhaust h2's budget for small DATA frames, which scales with the window.
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .keep_alive_while_idle(true)
         .http2_keep_alive_interval(std::time::Duration::from_secs(30));
     if scheme == "https" {

@@ -173,6 +173,16 @@ fn spaces_stores_indexes_users_and_keys() {
         "{status}"
     );
     assert!(status.contains("documents"), "{status}");
+    // Every command above logged out when done: only the status call's own session is open.
+    let sessions = status
+        .lines()
+        .find(|l| l.contains("sessions"))
+        .and_then(|l| l.split('┆').nth(1))
+        .map(|v| {
+            v.trim_matches(|c: char| c == '│' || c.is_whitespace())
+                .to_string()
+        });
+    assert_eq!(sessions.as_deref(), Some("1"), "{status}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `shinydb shell` fed from standard input: YQL (also over several lines), dot-commands,
-//! `.help`, errors that do not end the shell.
+//! `.help`, errors that do not end the shell, history kept in a file.
 
 mod common;
 
@@ -45,6 +45,10 @@ zoo.animals.delete()
         "the query error is printed and the shell goes on: {err}"
     );
     assert!(err.contains("nonsense"), "{err}");
+    // The history is kept in the file SHINYDB_HISTORY names, multi-line entries whole.
+    let history = std::fs::read_to_string(s.dir.path().join("history")).expect("history file");
+    assert!(history.contains("zoo.animals.count()"), "{history}");
+    assert!(history.contains("heron"), "{history}");
     // `.quit` stopped before the delete.
     assert_eq!(
         admin_cli(&s, &["query", "zoo.animals.count()"]).1.trim(),

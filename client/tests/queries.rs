@@ -78,6 +78,28 @@ async fn builder_queries_equal_their_yql() {
         let yql = c.query(text).await.expect(text);
         assert_eq!(typed, yql, "{text}");
     }
+    // Pages: the cursor of a full page, passed to `after`, gives the next page.
+    let QueryOutput::Documents {
+        cursor: Some(cursor),
+        ..
+    } = c
+        .query("sales.orders.orderBy(total).limit(25)")
+        .await
+        .expect("page 1")
+    else {
+        panic!("a full page has a cursor")
+    };
+    let typed = QueryBuilder::on("sales", "orders")
+        .order_by("total", Direction::Asc)
+        .limit(25)
+        .after(&cursor)
+        .build()
+        .expect("builds");
+    let page2 = c.query_typed(&typed).await.expect("page 2");
+    let text = format!("sales.orders.orderBy(total).limit(25).after(\"{cursor}\")");
+    assert_eq!(page2, c.query(&text).await.expect("page 2 as text"));
+    assert_eq!(page2.rows()[0].get_i32("_id").expect("id"), 26);
+
     // A find larger than the page limit arrives in chunks but whole.
     let all = c.query("sales.orders.limit(60)").await.expect("find");
     assert_eq!(all.rows().len(), 60);

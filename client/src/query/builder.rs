@@ -497,7 +497,6 @@ mod tests {
              lo: min(x), hi: max(x)).having(n > 1)",
         );
         same(on().get("k").explain(), "s.t.get(\"k\").explain()");
-        same(on().limit(2).after("abc"), "s.t.limit(2).after(\"abc\")");
         same(
             on().insert([doc! {"_id": 1, "a": "x"}, doc! {"b": true}]),
             "s.t.insert([{_id: 1, a: \"x\"}, {b: true}])",

@@ -67,9 +67,14 @@ fn run(cli: Cli) -> CliResult<()> {
     };
     let client = connect::client(&cli.conn, timeouts)?;
     if matches!(cli.command, Command::Shell) {
-        return shell::run(&rt, &client);
+        let r = shell::run(&rt, &client);
+        let _ = rt.block_on(client.logout());
+        return r;
     }
-    let text = rt.block_on(run_command(&client, cli.command))?;
+    let result = rt.block_on(run_command(&client, cli.command));
+    // End the session this command opened, if any (best effort: it expires anyway).
+    let _ = rt.block_on(client.logout());
+    let text = result?;
     if !text.is_empty() {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{text}").map_err(|e| CliError::Input(format!("writing output: {e}")))?;

@@ -257,7 +257,12 @@ pub async fn status(c: &Client) -> CliResult<String> {
         }) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(table(&["", ""], rows))
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    for r in rows {
+        t.add_row(r);
+    }
+    Ok(t.to_string())
 }
 
 /// `ping`: succeeds once the server's health check answers serving, trying for up to `wait`.

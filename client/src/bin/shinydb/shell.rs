@@ -291,3 +291,36 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client) -> CliResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use rustyline::history::DefaultHistory;
+
+    use super::*;
+
+    #[test]
+    fn input_continues_until_brackets_and_quotes_close() {
+        assert!(complete("s.t.filter(a = 1)"));
+        assert!(!complete("s.t.insert([{a: 1},"));
+        assert!(!complete("s.t.filter(name = \"a)"));
+        assert!(complete("s.t.filter(name = \"a)\")"));
+        assert!(complete("s.t.filter(name = \"a\\\")\")"));
+        assert!(complete(".store list (unbalanced is fine for dot-commands"));
+    }
+
+    #[test]
+    fn completes_dot_commands_store_names_and_calls() {
+        let h = ShellHelper {
+            stores: vec!["shop.orders".into(), "shop.customers".into()],
+        };
+        let history = DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let names = |line: &str| -> Vec<String> {
+            let (_, v) = h.complete(line, line.len(), &ctx).expect("complete");
+            v.into_iter().map(|p| p.replacement).collect()
+        };
+        assert_eq!(names(".he"), vec![".help"]);
+        assert_eq!(names("shop.c"), vec!["shop.customers"]);
+        assert_eq!(names("shop.orders.fi"), vec!["shop.orders.filter("]);
+    }
+}

@@ -169,12 +169,19 @@ pub async fn export(c: &Client, space: &str, store: &str, out: &mut impl Write) 
     let source = c.store(space, store);
     let mut start = None;
     let mut n = 0;
+    // A reader that stops early (`shinydb export ... | head`) ends the export quietly.
+    let written = |r: std::io::Result<()>| match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(CliError::Input(format!("writing the export: {e}"))),
+    };
     loop {
         let page = source.scan(start, 0).await?;
         for d in page.documents {
             let line = Bson::Document(d).into_relaxed_extjson().to_string();
-            writeln!(out, "{line}")
-                .map_err(|e| CliError::Input(format!("writing the export: {e}")))?;
+            if !written(writeln!(out, "{line}"))? {
+                return Ok(n);
+            }
             n += 1;
         }
         match page.next {
@@ -182,7 +189,6 @@ pub async fn export(c: &Client, space: &str, store: &str, out: &mut impl Write) 
             None => break,
         }
     }
-    out.flush()
-        .map_err(|e| CliError::Input(format!("writing the export: {e}")))?;
+    written(out.flush())?;
     Ok(n)
 }
