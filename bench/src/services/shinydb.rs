@@ -143,11 +143,6 @@ impl ShinyServer {
             .clone()
     }
 
-    /// The process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// The URI clients connect to.
     pub fn uri(&self) -> String {
         if self.tls {

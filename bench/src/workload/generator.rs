@@ -178,17 +178,6 @@ pub enum Distribution {
     Uniform,
 }
 
-impl Distribution {
-    /// The name YCSB uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Distribution::Zipfian => "zipfian",
-            Distribution::Latest => "latest",
-            Distribution::Uniform => "uniform",
-        }
-    }
-}
-
 /// A key chooser of one client thread.
 #[derive(Debug, Clone)]
 pub enum KeyChooser {
