@@ -195,6 +195,18 @@ pub fn chunks(
     }
 }
 
+/// Documents per chunk and bytes per chunk for a requested chunk size (0: the page limit).
+pub fn chunk_limits(s: &Shared, requested: u32) -> (usize, usize) {
+    let max = s.limits.max_page_documents as usize;
+    let per_chunk = if requested == 0 {
+        max
+    } else {
+        (requested as usize).min(max)
+    };
+    let budget = usize::try_from(s.limits.max_message_size.0 / 2).unwrap_or(usize::MAX);
+    (per_chunk, budget)
+}
+
 /// The gRPC Query service.
 pub struct QueryService {
     state: State,
@@ -227,13 +239,7 @@ impl query_server::Query for QueryService {
             let r = req.into_inner();
             let q = parse(&r)?;
             authorize(&p, &q)?;
-            let max = s.limits.max_page_documents as usize;
-            let per_chunk = if r.chunk_size == 0 {
-                max
-            } else {
-                (r.chunk_size as usize).min(max)
-            };
-            let budget = usize::try_from(s.limits.max_message_size.0 / 2).unwrap_or(usize::MAX);
+            let (per_chunk, budget) = chunk_limits(&s, r.chunk_size);
             let result = with_deadline(deadline, run(&s, q)).await?;
             chunks(result, per_chunk, budget)
         }

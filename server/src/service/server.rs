@@ -6,7 +6,10 @@ use shinydb_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{auth::Access, state::State};
+use crate::{
+    auth::{Access, store::SYSTEM_SPACE},
+    state::State,
+};
 
 /// The server's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -46,7 +49,7 @@ impl server_server::Server for ServerService {
             Ok(StatsResponse {
                 visible_seq: st.visible_seq,
                 checkpoint_seq: st.checkpoint_seq,
-                documents: st.documents,
+                documents: st.documents.saturating_sub(system_documents(s)),
                 write_batches: st.write_batches,
                 wal_syncs: st.wal_syncs,
                 wal_synced_batches: st.wal_synced_batches,
@@ -78,4 +81,17 @@ impl server_server::Server for ServerService {
         })
         .await
     }
+}
+
+/// Documents of the system space (users, API keys): not user data, so not in the statistics.
+fn system_documents(s: &crate::state::Shared) -> u64 {
+    let snap = s.db.snapshot();
+    snap.stores(SYSTEM_SPACE)
+        .map(|stores| {
+            stores
+                .iter()
+                .filter_map(|st| snap.count(SYSTEM_SPACE, &st.name).ok())
+                .sum()
+        })
+        .unwrap_or(0)
 }

@@ -1,4 +1,5 @@
-//! The pipelined stream: many document operations in flight on one bidirectional stream.
+//! The pipelined stream: many document operations and queries in flight on one bidirectional
+//! stream.
 //!
 //! The stream is authenticated once from its metadata; each operation re-checks that the
 //! credential is still valid and uses the user's current roles. Every request is handled on its
@@ -22,7 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, debug_span};
 
-use super::documents;
+use super::{documents, query};
 use crate::{
     auth::Principal,
     state::{Shared, State, rpc_span, stopped, with_deadline},
@@ -121,8 +122,12 @@ async fn drive(
                 let p = p.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let resp = handle(&s, &p, req).await;
-                    let _ = tx.send(Ok(resp)).await;
+                    if matches!(req.op, Some(Op::Query(_))) {
+                        handle_query(&s, &p, req, &tx).await;
+                    } else {
+                        let resp = handle(&s, &p, req).await;
+                        let _ = tx.send(Ok(resp)).await;
+                    }
                     drop(permit);
                 });
             }
@@ -149,6 +154,7 @@ fn method(op: &Option<Op>) -> &'static str {
         Some(Op::Delete(_)) => "Pipeline/Delete",
         Some(Op::Batch(_)) => "Pipeline/Batch",
         Some(Op::Scan(_)) => "Pipeline/Scan",
+        Some(Op::Query(_)) => "Pipeline/Query",
         None => "Pipeline/Empty",
     }
 }
@@ -168,6 +174,7 @@ async fn handle(s: &Shared, p: &Principal, req: PipelineRequest) -> PipelineResp
             Some(Op::Delete(r)) => documents::delete(s, &p, r).await.map(R::Delete),
             Some(Op::Batch(r)) => documents::batch(s, &p, r).await.map(R::Batch),
             Some(Op::Scan(r)) => documents::scan(s, &p, r).await.map(R::Scan),
+            Some(Op::Query(_)) => Err(Status::internal("queries are answered by handle_query")),
             None => Err(Status::invalid_argument(format!(
                 "request {id} carries no operation"
             ))),
@@ -181,11 +188,61 @@ async fn handle(s: &Shared, p: &Principal, req: PipelineRequest) -> PipelineResp
     s.metrics.observe(name, code, started.elapsed());
     PipelineResponse {
         id,
-        result: Some(result.unwrap_or_else(|e| {
-            R::Error(v1::Error {
-                code: e.code() as i32,
-                message: e.message().to_string(),
-            })
-        })),
+        more: false,
+        result: Some(result.unwrap_or_else(error_result)),
+    }
+}
+
+fn error_result(e: Status) -> R {
+    R::Error(v1::Error {
+        code: e.code() as i32,
+        message: e.message().to_string(),
+    })
+}
+
+/// Runs a query and sends its result as one response per chunk, `more` set on all but the
+/// last; a failure is one error response.
+async fn handle_query(s: &Shared, p: &Principal, req: PipelineRequest, tx: &Outbound) {
+    let started = Instant::now();
+    let name = "Pipeline/Query";
+    let id = req.id;
+    let deadline = s.deadline_ms(req.timeout_ms);
+    let Some(Op::Query(r)) = req.op else { return };
+    let result = with_deadline(deadline, async {
+        let p = s.auth.revalidate(p)?;
+        let q = query::parse(&r)?;
+        query::authorize(&p, &q)?;
+        let (per_chunk, budget) = query::chunk_limits(s, r.chunk_size);
+        let result = query::run(s, q).await?;
+        query::chunks(result, per_chunk, budget)
+    })
+    .instrument(debug_span!("op", otel.name = name, id))
+    .await;
+    let code = result
+        .as_ref()
+        .map_or_else(Status::code, |_| tonic::Code::Ok);
+    s.metrics.observe(name, code, started.elapsed());
+    match result {
+        Ok(chunks) => {
+            let last = chunks.len().saturating_sub(1);
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                let resp = PipelineResponse {
+                    id,
+                    more: i < last,
+                    result: Some(R::Query(chunk)),
+                };
+                if tx.send(Ok(resp)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Err(e) => {
+            let resp = PipelineResponse {
+                id,
+                more: false,
+                result: Some(error_result(e)),
+            };
+            let _ = tx.send(Ok(resp)).await;
+        }
     }
 }

@@ -1,0 +1,283 @@
+//! Management subcommands: spaces, stores, indexes, users, API keys, status and ping.
+
+use std::time::{Duration, Instant};
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use shinydb_client::{Client, Error, proto};
+use tonic::Code;
+
+use crate::{
+    cli::{ApiKeyCmd, IndexCmd, Role, SpaceCmd, StoreCmd, UserCmd},
+    connect::{stdin_line, target},
+    error::{CliError, CliResult},
+};
+
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    for r in rows {
+        t.add_row(r);
+    }
+    t.to_string()
+}
+
+fn role(r: Role) -> proto::Role {
+    match r {
+        Role::Admin => proto::Role::Admin,
+        Role::ReadWrite => proto::Role::ReadWrite,
+        Role::ReadOnly => proto::Role::ReadOnly,
+    }
+}
+
+fn grants(g: &[proto::Grant]) -> String {
+    g.iter()
+        .map(|g| {
+            let name = match proto::Role::try_from(g.role) {
+                Ok(proto::Role::Admin) => "admin",
+                Ok(proto::Role::ReadWrite) => "read_write",
+                Ok(proto::Role::ReadOnly) => "read_only",
+                _ => "unknown",
+            };
+            match &g.space {
+                Some(s) => format!("{name}@{s}"),
+                None => name.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn millis(ms: i64) -> String {
+    if ms == 0 {
+        return "never".into();
+    }
+    let secs = ms / 1000;
+    format!("{secs} (unix seconds)")
+}
+
+/// `space ...`.
+pub async fn space(c: &Client, cmd: SpaceCmd) -> CliResult<String> {
+    Ok(match cmd {
+        SpaceCmd::Create { name } => {
+            c.create_space(&name).await?;
+            format!("created space {name}")
+        }
+        SpaceCmd::Drop { name, cascade } => {
+            c.drop_space(&name, cascade).await?;
+            format!("dropped space {name}")
+        }
+        SpaceCmd::List => c
+            .list_spaces()
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// `store ...`.
+pub async fn store(c: &Client, cmd: StoreCmd) -> CliResult<String> {
+    Ok(match cmd {
+        StoreCmd::Create { target: t } => {
+            let (space, store) = target(&t)?;
+            c.create_store(&space, &store).await?;
+            format!("created store {t}")
+        }
+        StoreCmd::Drop { target: t } => {
+            let (space, store) = target(&t)?;
+            c.drop_store(&space, &store).await?;
+            format!("dropped store {t}")
+        }
+        StoreCmd::List { space } => c
+            .list_stores(&space)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// `index ...`.
+pub async fn index(c: &Client, cmd: IndexCmd) -> CliResult<String> {
+    Ok(match cmd {
+        IndexCmd::Create {
+            target: t,
+            name,
+            fields,
+            unique,
+        } => {
+            let (space, store) = target(&t)?;
+            let f: Vec<&str> = fields.iter().map(String::as_str).collect();
+            c.create_index(&space, &store, &name, &f, unique).await?;
+            format!("created index {name} on {t} ({})", fields.join(", "))
+        }
+        IndexCmd::Drop { target: t, name } => {
+            let (space, store) = target(&t)?;
+            c.drop_index(&space, &store, &name).await?;
+            format!("dropped index {name} of {t}")
+        }
+        IndexCmd::List { target: t } => {
+            let (space, store) = target(&t)?;
+            let rows = c
+                .list_indexes(&space, &store)
+                .await?
+                .into_iter()
+                .map(|i| {
+                    vec![
+                        i.name,
+                        i.fields.join(", "),
+                        i.unique.to_string(),
+                        i.ready.to_string(),
+                    ]
+                })
+                .collect();
+            table(&["name", "fields", "unique", "ready"], rows)
+        }
+    })
+}
+
+/// `user ...`.
+pub async fn user(c: &Client, cmd: UserCmd) -> CliResult<String> {
+    Ok(match cmd {
+        UserCmd::Create {
+            name,
+            role: r,
+            space,
+            password_stdin: _,
+        } => {
+            let pw = stdin_line("the new user's password")?;
+            let g = proto::Grant {
+                role: role(r) as i32,
+                space,
+            };
+            c.create_user(&name, &pw, vec![g]).await?;
+            format!("created user {name}")
+        }
+        UserCmd::Drop { name } => {
+            c.drop_user(&name).await?;
+            format!("dropped user {name}")
+        }
+        UserCmd::List => {
+            let rows = c
+                .list_users()
+                .await?
+                .into_iter()
+                .map(|u| vec![u.name, grants(&u.grants)])
+                .collect();
+            table(&["user", "roles"], rows)
+        }
+        UserCmd::Grant {
+            name,
+            role: r,
+            space,
+        } => {
+            c.grant_role(&name, role(r), space.as_deref()).await?;
+            format!("granted {r:?} to {name}")
+        }
+        UserCmd::Revoke {
+            name,
+            role: r,
+            space,
+        } => {
+            c.revoke_role(&name, role(r), space.as_deref()).await?;
+            format!("revoked {r:?} from {name}")
+        }
+        UserCmd::Passwd { name } => {
+            let pw = stdin_line("the new password")?;
+            c.change_password(&name, "", &pw).await?;
+            format!("changed the password of {name}")
+        }
+    })
+}
+
+/// `apikey ...`.
+pub async fn apikey(c: &Client, cmd: ApiKeyCmd) -> CliResult<String> {
+    Ok(match cmd {
+        ApiKeyCmd::Create {
+            user,
+            description,
+            expires_in,
+        } => {
+            let k = c
+                .create_api_key(&user, &description, expires_in.map(Duration::from_secs))
+                .await?;
+            format!(
+                "id: {}\nkey: {}\nexpires: {}",
+                k.id,
+                k.key,
+                millis(k.expires_at_ms)
+            )
+        }
+        ApiKeyCmd::Revoke { id } => {
+            c.revoke_api_key(&id).await?;
+            format!("revoked API key {id}")
+        }
+        ApiKeyCmd::List { user } => {
+            let rows = c
+                .list_api_keys(&user)
+                .await?
+                .into_iter()
+                .map(|k| vec![k.id, k.user, k.description, millis(k.expires_at_ms)])
+                .collect();
+            table(&["id", "user", "description", "expires"], rows)
+        }
+    })
+}
+
+/// `status`: info for everyone; statistics when the caller may read them.
+pub async fn status(c: &Client) -> CliResult<String> {
+    let info = c.server_info().await?;
+    let me = c.whoami().await?;
+    let mut rows = vec![
+        vec!["version".into(), info.version],
+        vec!["uptime_seconds".into(), info.uptime_seconds.to_string()],
+        vec!["role".into(), info.role],
+        vec!["tls".into(), info.tls.to_string()],
+        vec![
+            "user".into(),
+            format!("{} ({})", me.user, grants(&me.grants)),
+        ],
+    ];
+    match c.server_stats().await {
+        Ok(s) => rows.extend([
+            vec!["documents".into(), s.documents.to_string()],
+            vec!["visible_seq".into(), s.visible_seq.to_string()],
+            vec!["checkpoint_seq".into(), s.checkpoint_seq.to_string()],
+            vec!["write_batches".into(), s.write_batches.to_string()],
+            vec!["data_file_bytes".into(), s.data_file_bytes.to_string()],
+            vec!["vlog_bytes".into(), s.vlog_bytes.to_string()],
+            vec!["connections".into(), s.connections.to_string()],
+            vec!["sessions".into(), s.sessions.to_string()],
+        ]),
+        Err(Error::Server {
+            code: Code::PermissionDenied,
+            ..
+        }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(table(&["", ""], rows))
+}
+
+/// `ping`: succeeds once the server's health check answers serving, trying for up to `wait`.
+pub async fn ping(c: &Client, wait: Duration) -> CliResult<String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let started = Instant::now();
+        match c.ping().await {
+            Ok(()) => {
+                return Ok(format!(
+                    "{} answered in {:.1} ms",
+                    c.endpoint(),
+                    started.elapsed().as_secs_f64() * 1000.0
+                ));
+            }
+            Err(e) if Instant::now() + Duration::from_millis(200) < deadline => {
+                tracing::debug!(error = %e, "not answering yet");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(CliError::Client(e)),
+        }
+    }
+}

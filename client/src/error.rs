@@ -1,0 +1,101 @@
+//! The client's error type.
+
+use tonic::Code;
+
+/// Whether a failed operation may have been applied by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The server said so, or the request never left the client: safe to send again.
+    No,
+    /// The connection broke while the request was in flight: it may or may not have been
+    /// applied.
+    Maybe,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The server answered with an error status.
+    #[error("{message} ({code:?})")]
+    Server {
+        /// The gRPC status code.
+        code: Code,
+        /// What the server said was wrong.
+        message: String,
+        /// Whether the operation may have been applied.
+        applied: Applied,
+    },
+    /// The client could not reach the server (nothing was sent).
+    #[error("cannot connect to {endpoint}: {message}")]
+    Connect {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        message: String,
+    },
+    /// The operation did not finish within its timeout.
+    #[error("the operation timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The circuit breaker is open after repeated failures: the call was not sent.
+    #[error("the circuit breaker is open after repeated failures: not sending until it half-opens")]
+    CircuitOpen,
+    /// The client's configuration is invalid (endpoint, certificate, credentials).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// An argument or a server response could not be encoded or decoded.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The client's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The error of a status answered by the server; `applied` says whether the operation may
+    /// have taken effect.
+    pub fn from_status(s: &tonic::Status, applied: Applied) -> Error {
+        Error::Server {
+            code: s.code(),
+            message: s.message().to_string(),
+            applied,
+        }
+    }
+
+    /// The gRPC code, for server errors (`Unavailable` for connection failures and
+    /// `DeadlineExceeded` for timeouts).
+    pub fn code(&self) -> Code {
+        match self {
+            Error::Server { code, .. } => *code,
+            Error::Connect { .. } | Error::CircuitOpen => Code::Unavailable,
+            Error::Timeout(_) => Code::DeadlineExceeded,
+            Error::Config(_) | Error::Invalid(_) => Code::InvalidArgument,
+        }
+    }
+
+    /// Whether the error is transient: trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Server { code, .. } => matches!(code, Code::Unavailable | Code::Aborted),
+            Error::Connect { .. } | Error::Timeout(_) => true,
+            Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => false,
+        }
+    }
+
+    /// Whether the operation certainly had no effect.
+    pub fn certainly_not_applied(&self) -> bool {
+        match self {
+            Error::Server { applied, .. } => *applied == Applied::No,
+            Error::Connect { .. } | Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => {
+                true
+            }
+            Error::Timeout(_) => false,
+        }
+    }
+
+    /// Whether the error counts against the server's health (for the circuit breaker):
+    /// transient failures do, answers such as `NotFound` or `InvalidArgument` do not.
+    pub fn is_failure_of_server(&self) -> bool {
+        self.is_transient()
+            || matches!(self, Error::Server { code, .. } if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss))
+    }
+}
