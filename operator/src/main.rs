@@ -126,7 +126,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> Result<(), RunError> {
+async fn run(mut args: RunArgs) -> Result<(), RunError> {
+    // An empty SHINYDB_OPERATOR_WATCH_NAMESPACES (the chart's default) means every namespace.
+    args.watch_namespaces.retain(|ns| !ns.trim().is_empty());
     let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::new()?);
     let identity = args.identity.clone().unwrap_or_else(|| {

@@ -673,3 +673,23 @@ fn tls_disabled_needs_allow_insecure() {
     let err = validate(&db, &Referenced::default()).expect_err("refused");
     assert!(err.to_string().contains("spec.tls.allowInsecure"), "{err}");
 }
+
+/// A renewal due before a fresh CA's settling time is not held back by it (there is no
+/// previous CA to settle from).
+#[test]
+fn renewal_is_not_held_back_by_a_fresh_ca() {
+    let mut db = fixture("short-certificates.yaml");
+    db.spec.tls.ca_duration = std::time::Duration::from_secs(360).into();
+    db.spec.tls.certificate_duration = std::time::Duration::from_secs(240).into();
+    db.spec.tls.renew_before = std::time::Duration::from_secs(180).into();
+    let d = build::build(&db, &Observed::default(), now()).expect("builds");
+    let due = now() + SignedDuration::from_secs(60);
+    assert_eq!(d.tls.as_ref().expect("tls").next_check, due);
+    let renewed = build::build(&db, &observed_from(&d, "rot"), due).expect("builds");
+    assert_eq!(
+        renewed.tls.as_ref().expect("tls").events,
+        [TlsEvent::CertificateIssued(
+            "the server certificate is due for renewal".into()
+        )]
+    );
+}

@@ -311,7 +311,7 @@ pub fn operator_managed(
     }
 
     // 2. Which CA signs: the new one only once clients have had time to trust it.
-    let new_ca_settled = now >= add(ca_published_at, propagation)?;
+    let new_ca_settled = previous.is_none() || now >= add(ca_published_at, propagation)?;
     let signer = match &previous {
         Some(p) if !new_ca_settled => p,
         _ => &ca,
@@ -366,9 +366,12 @@ pub fn operator_managed(
     }
 
     // 5. When to look again.
+    // The renewal times, and the expiry itself for a certificate held back while a new CA
+    // settles.
     let mut next = vec![
         add(ca.info.not_after, -renew)?,
         add(leaf_info.not_after, -renew)?,
+        leaf_info.not_after,
     ];
     if let Some(p) = &previous {
         next.push(p.info.not_after);

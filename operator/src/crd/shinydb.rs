@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.version"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("self.metadata.name.size() <= 52").message("metadata.name: at most 52 characters (pod and Service names are derived from it)").field_path(".metadata.name")
+    validation = Rule::new("self.metadata.name.size() <= 52").message("metadata.name: at most 52 characters (pod and Service names are derived from it)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ShinyDBSpec {
