@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# CI entry for the e2e suite, called by .ci/run: build what is missing (cold or warm), bring the
-# cluster up, run `cargo test -p shinydb-e2e` against it, and always bring it down again.
+# CI entry for the e2e suite, called by .ci/run: build what is missing (cold or warm) and the
+# release binaries, bring the cluster up, import the images, run `cargo test -p shinydb-e2e`
+# against it, and always bring it down again.
 # Fails if anything fails, including a cluster that does not come up.
-# Extra arguments go to `cargo test` (for example `--locked`).
+# Extra arguments go to `cargo build` and `cargo test` (for example `--locked`).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(date +%s)
@@ -22,11 +23,22 @@ cleanup() {
 trap cleanup EXIT
 
 "$E2E_CLUSTER_DIR/build"
+# Release binaries for the images: the server and the CLI (shinydb/server), the operator
+# (shinydb/operator), and the CLI in the client toolbox the tests' client pods run.
+(cd "$E2E_REPO_DIR" && cargo build --release "$@" --bin shinydb-server --bin shinydb --bin shinydb-operator)
 T1=$(date +%s)
 "$E2E_CLUSTER_DIR/up"
 T2=$(date +%s)
+TARGET=${CARGO_TARGET_DIR:-$E2E_REPO_DIR/target}
+VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$E2E_REPO_DIR/Cargo.toml")
+export SHINYDB_E2E_IMAGE_TAG="$VERSION"
+export SHINYDB_E2E_CLIENT_IMAGE="shinydb/e2e-testbox:client-$VERSION"
+"$E2E_CLUSTER_DIR/image" release server "$VERSION"
+"$E2E_CLUSTER_DIR/image" release operator "$VERSION"
+"$E2E_CLUSTER_DIR/image" release testbox "client-$VERSION" /bin/busybox "$TARGET/release/shinydb"
+T3=$(date +%s)
 export SHINYDB_E2E_KUBECONFIG="$E2E_KUBECONFIG"
 export SHINYDB_E2E_BIN="$E2E_BIN"
 (cd "$E2E_REPO_DIR" && cargo test -p shinydb-e2e "$@")
-T3=$(date +%s)
-log "e2e timings: build $((T1 - T0)) s, up $((T2 - T1)) s, tests $((T3 - T2)) s"
+T4=$(date +%s)
+log "e2e timings: build (cluster + release binaries) $((T1 - T0)) s, up $((T2 - T1)) s, images $((T3 - T2)) s, tests $((T4 - T3)) s"

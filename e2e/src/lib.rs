@@ -160,6 +160,11 @@ impl TestNamespace {
         &self.name
     }
 
+    /// The API client (admin credentials).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     /// Typed API for objects of kind `K` in this namespace.
     pub fn api<K>(&self) -> Api<K>
     where

@@ -1,0 +1,53 @@
+//! The generated admin password Secret (when the user names none).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use rand::distr::{Alphanumeric, SampleString};
+
+use super::{Names, labels};
+use crate::crd::ShinyDB;
+
+/// Length of generated passwords (alphanumeric, about 190 bits).
+const PASSWORD_LEN: usize = 32;
+
+/// The admin Secret: the stored password is kept; a new one is generated only when none is
+/// stored.
+pub(super) fn admin_secret(
+    names: &Names,
+    owner: &OwnerReference,
+    db: &ShinyDB,
+    existing: Option<&Secret>,
+) -> Secret {
+    let password = existing
+        .and_then(|s| s.data.as_ref()?.get("password"))
+        .filter(|p| !p.0.is_empty())
+        .cloned()
+        .unwrap_or_else(|| {
+            ByteString(
+                Alphanumeric
+                    .sample_string(&mut rand::rng(), PASSWORD_LEN)
+                    .into_bytes(),
+            )
+        });
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(names.admin_secret()),
+            namespace: Some(names.namespace.clone()),
+            labels: Some(labels(db)),
+            owner_references: Some(vec![owner.clone()]),
+            ..ObjectMeta::default()
+        },
+        type_: Some("kubernetes.io/basic-auth".into()),
+        data: Some(BTreeMap::from([
+            (
+                "username".to_string(),
+                ByteString(shinydb_server::auth::ADMIN_USER.as_bytes().to_vec()),
+            ),
+            ("password".to_string(), password),
+        ])),
+        ..Secret::default()
+    }
+}

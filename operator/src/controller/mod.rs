@@ -1,0 +1,126 @@
+//! The controller: watches ShinyDBs, their children, their pods and the Secrets they name, and
+//! runs [`reconcile::reconcile`] for each change.
+
+mod apply;
+mod reconcile;
+
+pub use reconcile::{Context, error_policy, reconcile};
+
+use std::sync::Arc;
+
+use futures::future::{self, BoxFuture};
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::crd::{ShinyDB, TlsMode};
+
+/// Label selector of every object the operator creates (children and pods).
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=shinydb-operator";
+
+type Guarded = DeserializeGuard<ShinyDB>;
+
+/// The ShinyDBs a Secret matters to: its owner, and those naming it (provided TLS certificate,
+/// admin password), so that a rotated user Secret is noticed.
+pub fn instances_of_secret(store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
+    let ns = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    let mut refs: Vec<ObjectRef<Guarded>> = secret
+        .owner_references()
+        .iter()
+        .filter(|o| o.kind == ShinyDB::kind(&()) && o.api_version == ShinyDB::api_version(&()))
+        .map(|o| ObjectRef::new(&o.name).within(&ns))
+        .collect();
+    for guarded in store.state() {
+        let Ok(db) = &guarded.0 else { continue };
+        if db.namespace().as_deref() != Some(ns.as_str()) {
+            continue;
+        }
+        let tls = db.spec.tls.mode == TlsMode::Provided
+            && db.spec.tls.secret_name.as_deref() == Some(name.as_str());
+        let admin = db
+            .spec
+            .auth
+            .admin_password_secret
+            .as_ref()
+            .is_some_and(|a| a.name == name);
+        if tls || admin {
+            refs.push(ObjectRef::new(&db.name_any()).within(&ns));
+        }
+    }
+    refs
+}
+
+/// The ShinyDB a server pod belongs to (from its instance label).
+pub fn instance_of_pod(pod: &Pod) -> Option<ObjectRef<Guarded>> {
+    let instance = pod.labels().get("app.kubernetes.io/instance")?;
+    Some(ObjectRef::new(instance).within(&pod.namespace()?))
+}
+
+/// The API of `K` in `namespace`, or in every namespace.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn controller_for(
+    client: &Client,
+    namespace: Option<&str>,
+    ctx: Arc<Context>,
+) -> BoxFuture<'static, ()> {
+    let managed = watcher::Config::default().labels(MANAGED_SELECTOR);
+    let controller = Controller::new(
+        api::<Guarded>(client, namespace),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    controller
+        .owns(api::<StatefulSet>(client, namespace), managed.clone())
+        .owns(api::<Service>(client, namespace), managed.clone())
+        .owns(api::<ConfigMap>(client, namespace), managed.clone())
+        .owns(
+            api::<PodDisruptionBudget>(client, namespace),
+            managed.clone(),
+        )
+        .watches(
+            api::<Secret>(client, namespace),
+            watcher::Config::default(),
+            move |s| instances_of_secret(&store, &s),
+        )
+        .watches(api::<Pod>(client, namespace), managed, |p| {
+            instance_of_pod(&p)
+        })
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile failed or was skipped"),
+            }
+        })
+        .boxed()
+}
+
+/// Runs the controller over `namespaces` (all namespaces when empty) until SIGTERM or SIGINT.
+pub async fn run(client: Client, namespaces: &[String], ctx: Arc<Context>) {
+    let controllers: Vec<BoxFuture<'static, ()>> = if namespaces.is_empty() {
+        vec![controller_for(&client, None, ctx)]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| controller_for(&client, Some(ns), ctx.clone()))
+            .collect()
+    };
+    future::join_all(controllers).await;
+}

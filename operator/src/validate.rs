@@ -1,0 +1,120 @@
+//! `validate`: what the schema and its CEL rules cannot check, because it needs other objects
+//! (referenced Secrets) or the server's configuration parser. Pure: the caller fetches the
+//! referenced Secrets.
+
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::build::tls::{CertInfo, cert_info};
+use crate::build::{ConfigError, server_config_yaml};
+use crate::crd::{ShinyDB, TlsMode};
+
+/// The user's Secrets a ShinyDB names, as fetched (`None`: not found or not named).
+#[derive(Clone, Debug, Default)]
+pub struct Referenced {
+    /// `spec.tls.secretName` (mode `Provided`).
+    pub tls_secret: Option<Secret>,
+    /// `spec.auth.adminPasswordSecret.name`.
+    pub admin_secret: Option<Secret>,
+}
+
+/// Why a ShinyDB cannot be rolled out; each names the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    /// `spec.config` is refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `spec.tls.mode: Disabled` without `allowInsecure` (also a CEL rule).
+    #[error("spec.tls.allowInsecure must be true when spec.tls.mode is Disabled")]
+    InsecureNotAllowed,
+    /// `spec.tls.secretName` is missing or names no Secret.
+    #[error("spec.tls.secretName: Secret {0:?} not found")]
+    TlsSecretMissing(String),
+    /// The provided TLS Secret lacks a key.
+    #[error("spec.tls.secretName: Secret {name:?} has no key {key:?}")]
+    TlsSecretKey {
+        /// Secret name.
+        name: String,
+        /// Missing key.
+        key: &'static str,
+    },
+    /// The provided certificate does not parse.
+    #[error("spec.tls.secretName: Secret {name:?}: {message}")]
+    TlsSecretInvalid {
+        /// Secret name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The admin password Secret does not exist.
+    #[error("spec.auth.adminPasswordSecret.name: Secret {0:?} not found")]
+    AdminSecretMissing(String),
+    /// The admin password Secret lacks the key.
+    #[error("spec.auth.adminPasswordSecret.key: Secret {name:?} has no non-empty key {key:?}")]
+    AdminSecretKey {
+        /// Secret name.
+        name: String,
+        /// Missing key.
+        key: String,
+    },
+}
+
+/// What validation learned that the status reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Validated {
+    /// The provided server certificate, with mode `Provided`.
+    pub provided_certificate: Option<CertInfo>,
+}
+
+fn key<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
+    secret
+        .data
+        .as_ref()?
+        .get(key)
+        .map(|v| v.0.as_slice())
+        .filter(|v| !v.is_empty())
+}
+
+/// Checks `db` against the Secrets it references and the server's configuration parser.
+pub fn validate(db: &ShinyDB, referenced: &Referenced) -> Result<Validated, ValidationError> {
+    server_config_yaml(db)?;
+    let tls = &db.spec.tls;
+    let mut validated = Validated::default();
+    match tls.mode {
+        TlsMode::Disabled if !tls.allow_insecure => {
+            return Err(ValidationError::InsecureNotAllowed);
+        }
+        TlsMode::Disabled | TlsMode::OperatorManaged => {}
+        TlsMode::Provided => {
+            let name = tls.secret_name.clone().unwrap_or_default();
+            let secret = referenced
+                .tls_secret
+                .as_ref()
+                .ok_or_else(|| ValidationError::TlsSecretMissing(name.clone()))?;
+            for k in ["tls.crt", "tls.key", "ca.crt"] {
+                if key(secret, k).is_none() {
+                    return Err(ValidationError::TlsSecretKey { name, key: k });
+                }
+            }
+            let cert = key(secret, "tls.crt").unwrap_or_default();
+            let info =
+                cert_info("tls.crt", cert).map_err(|e| ValidationError::TlsSecretInvalid {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })?;
+            validated.provided_certificate = Some(info);
+        }
+    }
+    if let Some(admin) = &db.spec.auth.admin_password_secret {
+        let secret = referenced
+            .admin_secret
+            .as_ref()
+            .ok_or_else(|| ValidationError::AdminSecretMissing(admin.name.clone()))?;
+        if key(secret, &admin.key).is_none() {
+            return Err(ValidationError::AdminSecretKey {
+                name: admin.name.clone(),
+                key: admin.key.clone(),
+            });
+        }
+    }
+    Ok(validated)
+}
