@@ -1,0 +1,12 @@
+//! Integration tests of the client library and the `shinydb` command line against the real server: one binary, a module per behaviour.
+
+mod catalog_users_server;
+mod cli_import_export;
+mod cli_manage;
+mod cli_query;
+mod cli_shell;
+mod common;
+mod credentials;
+mod documents_pipelined;
+mod queries;
+mod resilience;

@@ -1,0 +1,17 @@
+//! Integration tests of the storage and query engine: one binary, a module per behaviour.
+
+mod common;
+mod crash;
+mod documents;
+mod gc;
+mod larger_than_cache;
+mod model;
+mod query_engine;
+mod query_oracle;
+mod query_pages;
+mod query_parser_robust;
+mod query_planner;
+mod query_results;
+mod query_writes;
+mod recovery_corruption;
+mod replication;

@@ -1,0 +1,21 @@
+//! Integration tests that drive the real `shinydb-server` binary over TLS: one binary, a module per behaviour.
+
+mod catalog;
+mod common;
+mod config_cli;
+mod crash_restart;
+mod credentials;
+mod documents;
+mod first_start;
+mod http_endpoints;
+mod limits;
+mod mtls;
+mod otlp;
+mod permissions;
+mod pipeline;
+mod pipeline_query;
+mod query;
+mod shutdown;
+mod throughput;
+mod tls_reload;
+mod users;
