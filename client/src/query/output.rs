@@ -87,7 +87,15 @@ fn doc_json(d: &Document) -> Value {
     Bson::Document(d.clone()).into_relaxed_extjson()
 }
 
+/// A document the server sent. Its nesting is measured first, without recursion: a server (or
+/// anything pretending to be one) cannot make the client overflow its stack.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Document> {
+    use shinydb_engine::value::{MAX_DEPTH, check_depth_bytes};
+    check_depth_bytes(bytes, MAX_DEPTH).map_err(|e| {
+        Error::Invalid(format!(
+            "the server sent a document that cannot be read: {e}"
+        ))
+    })?;
     Document::from_reader(bytes)
         .map_err(|e| Error::Invalid(format!("the server sent a malformed BSON document: {e}")))
 }

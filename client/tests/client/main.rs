@@ -3,6 +3,7 @@
 mod catalog_users_server;
 mod cli_import_export;
 mod cli_manage;
+mod cli_nesting;
 mod cli_query;
 mod cli_shell;
 mod common;

@@ -710,6 +710,9 @@ impl<'a> Txn<'a> {
                         b.len()
                     )));
                 }
+                // Stored documents must stay readable by code that recurses per level.
+                value::check_depth_bytes(&b, value::MAX_DEPTH)
+                    .map_err(|e| Error::LimitExceeded(format!("document _id {id} is {e}")))?;
                 Some(b)
             }
             None => None,

@@ -4,6 +4,11 @@
 use bson::{Bson, Document, RawBson, RawDocumentBuf, doc};
 
 use super::ir::{Direction, SortKey};
+use crate::value;
+
+/// The deepest cursor accepted: the cursor document, its key array, and a sort-key value that is
+/// itself a stored document (at most [`value::MAX_DEPTH`] levels).
+const CURSOR_DEPTH: usize = value::MAX_DEPTH + 2;
 
 /// A decoded cursor.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +56,8 @@ pub(crate) fn decode(text: &str, order: &[SortKey]) -> Result<Cursor, String> {
         .filter_map(|h| u8::from_str_radix(h, 16).ok())
         .collect();
     let raw = RawDocumentBuf::from_bytes(bytes).map_err(|_| MALFORMED.to_string())?;
+    // A real cursor is three levels deep; anything deeper would recurse in `to_document`.
+    value::check_depth(&raw, CURSOR_DEPTH).map_err(|_| MALFORMED.to_string())?;
     let d: Document = raw.to_document().map_err(|_| MALFORMED.to_string())?;
     let (Ok(o), Ok(k), Some(i)) = (d.get_array("o"), d.get_array("k"), d.get("i")) else {
         return Err(MALFORMED.to_string());

@@ -62,9 +62,16 @@ pub struct ParseError {
     pub message: String,
     /// What the parser expected at this spot, when the error is a syntax error.
     pub expected: Option<String>,
-    /// The text of the line holding the error.
+    /// The text of the line holding the error, cut to [`EXCERPT_CHARS`] characters on either
+    /// side of the error (`...` marks a cut), so a long query cannot make a long message.
     pub source_line: String,
+    /// 1-based column of the error within `source_line` (differs from `column` when the line
+    /// was cut on the left).
+    pub excerpt_column: usize,
 }
+
+/// How many characters of the offending line a [`ParseError`] keeps on either side of the error.
+pub const EXCERPT_CHARS: usize = 60;
 
 impl ParseError {
     /// The line under `source_line` with a caret at the error's column (tabs are kept so the
@@ -73,7 +80,7 @@ impl ParseError {
         let mut s: String = self
             .source_line
             .chars()
-            .take(self.column.saturating_sub(1))
+            .take(self.excerpt_column.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         s.push('^');

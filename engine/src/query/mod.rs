@@ -50,7 +50,7 @@ mod sort;
 mod source;
 mod validate;
 
-pub use error::{ParseError, QueryError};
+pub use error::{EXCERPT_CHARS, ParseError, QueryError};
 pub use executor::execute;
 pub use ir::{AggFn, Aggregate, Direction, Expr, Op, Predicate, Query, SortKey, Write};
 pub use parser::{MAX_DEPTH, parse};

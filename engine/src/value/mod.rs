@@ -40,9 +40,11 @@
 //! two DBPointers). [`values_equal`] is exactly `compare(a, b) == Equal`, which is the equality
 //! filters use: `3 = 3.0` holds and `"3" = 3` does not (different classes are never equal).
 
+mod depth;
 mod order;
 mod path;
 
+pub use depth::{DepthError, MAX_DEPTH, check_depth, check_depth_bytes};
 pub use order::{
     TYPE_ORDER, class, compare, compare_bson, compare_opt, hash_value, number_as_f64, type_class,
     values_equal,

@@ -26,6 +26,14 @@ pub enum PathError {
     /// A field name may not hold a NUL character (BSON cannot store it).
     #[error("field name {0:?} contains a NUL character")]
     Nul(String),
+    /// More segments than a document may nest levels ([`super::MAX_DEPTH`]).
+    #[error("field path has {segments} segments; at most {max} are allowed")]
+    TooDeep {
+        /// How many segments the path had.
+        segments: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A dotted path had an empty segment (`a..b`, `.a`, `a.`).
     #[error("field path {0:?} has an empty segment")]
     EmptySegment(String),
@@ -43,10 +51,17 @@ pub enum PathError {
 }
 
 impl FieldPath {
-    /// A path from its segments; fails when there are none or a segment holds a NUL.
+    /// A path from its segments; fails when there are none, more than [`super::MAX_DEPTH`] (a
+    /// set through it would nest the document deeper than that), or a segment holds a NUL.
     pub fn new(segments: Vec<String>) -> Result<Self, PathError> {
         if segments.is_empty() {
             return Err(PathError::Empty);
+        }
+        if segments.len() > super::MAX_DEPTH {
+            return Err(PathError::TooDeep {
+                segments: segments.len(),
+                max: super::MAX_DEPTH,
+            });
         }
         if let Some(s) = segments.iter().find(|s| s.contains('\0')) {
             return Err(PathError::Nul(s.clone()));

@@ -6,6 +6,7 @@ mod documents;
 mod gc;
 mod larger_than_cache;
 mod model;
+mod nesting;
 mod query_engine;
 mod query_oracle;
 mod query_pages;

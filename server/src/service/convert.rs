@@ -38,8 +38,17 @@ pub fn id_to(id: &Bson) -> v1::Id {
     v1::Id { kind: Some(kind) }
 }
 
-/// A document from BSON bytes; `what` names the field in errors.
+/// A document from BSON bytes; `what` names the field in errors. The nesting is measured first
+/// (without recursion): decoding recurses once per level, so a deep enough document would
+/// otherwise overflow the stack and abort the server.
 pub fn doc_from(bytes: &[u8], what: &str) -> Result<Document, Status> {
+    use shinydb_engine::value::{DepthError, MAX_DEPTH, check_depth_bytes};
+    check_depth_bytes(bytes, MAX_DEPTH).map_err(|e| match e {
+        DepthError::TooDeep { .. } => Status::invalid_argument(format!("{what} is {e}")),
+        DepthError::Malformed(_) => {
+            Status::invalid_argument(format!("{what} is not a valid BSON document: {e}"))
+        }
+    })?;
     Document::from_reader(bytes)
         .map_err(|e| Status::invalid_argument(format!("{what} is not a valid BSON document: {e}")))
 }

@@ -10,6 +10,7 @@ mod first_start;
 mod http_endpoints;
 mod limits;
 mod mtls;
+mod nesting;
 mod otlp;
 mod permissions;
 mod pipeline;

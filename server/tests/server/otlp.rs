@@ -8,11 +8,11 @@ use std::{
 
 use crate::common::{Opts, Server, sample};
 use opentelemetry_proto::tonic::{
-    common::v1::any_value::Value,
     collector::trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
         trace_service_server::{TraceService, TraceServiceServer},
     },
+    common::v1::any_value::Value,
 };
 use tokio_stream::wrappers::TcpListenerStream;
 

@@ -130,11 +130,16 @@ impl Parser<'_> {
                 for (k, v) in doc {
                     match FieldPath::dotted(&k) {
                         Ok(p) => fields.push((p, v)),
-                        Err(_) => {
+                        Err(e) => {
+                            // Name the key, cut short: it may be thousands of segments long.
+                            let mut shown: String = k.chars().take(40).collect();
+                            if shown.len() < k.len() {
+                                shown.push_str("...");
+                            }
                             return Err(self.error_at_offset(
                                 at.start,
                                 "keys that are dotted field paths",
-                                &format!("`{k}`"),
+                                &format!("`{shown}` ({e})"),
                             ));
                         }
                     }

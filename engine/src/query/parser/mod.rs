@@ -28,7 +28,7 @@ mod literal;
 
 use bson::Bson;
 
-use super::error::{ParseError, QueryError};
+use super::error::{EXCERPT_CHARS, ParseError, QueryError};
 use super::ir::{Query, Write};
 use super::lexer::{Token, TokenKind, found_text, tokenize};
 use super::validate;
@@ -164,18 +164,30 @@ impl<'a> Parser<'a> {
         let line = before.matches('\n').count() + 1;
         let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
         let rest = self.text.get(line_start..).unwrap_or_default();
-        let source_line = rest
+        let whole_line: Vec<char> = rest
             .split('\n')
             .next()
             .unwrap_or_default()
             .trim_end_matches('\r')
-            .to_string();
+            .chars()
+            .collect();
+        let from = (column - 1).saturating_sub(EXCERPT_CHARS);
+        let to = (column - 1 + EXCERPT_CHARS).min(whole_line.len());
+        let mut source_line = String::new();
+        if from > 0 {
+            source_line.push_str("...");
+        }
+        source_line.extend(whole_line.get(from..to).unwrap_or_default());
+        if to < whole_line.len() {
+            source_line.push_str("...");
+        }
         ParseError {
             line,
             column,
             message,
             expected: expected.map(str::to_string),
             source_line,
+            excerpt_column: column - from + if from > 0 { 3 } else { 0 },
         }
     }
 

@@ -659,7 +659,7 @@ fn rule_errors_point_at_the_call() {
         ),
         (
             "sales.orders.all().set({\"a..b\": 1})",
-            "line 1, column 24: expected keys that are dotted field paths, found `a..b`",
+            "line 1, column 24: expected keys that are dotted field paths, found `a..b` (field path \"a..b\" has an empty segment)",
         ),
     ];
     for (text, expected) in cases {
@@ -681,6 +681,25 @@ fn errors_show_the_line_and_a_caret() {
     assert_eq!(pe.column, 21);
     assert_eq!(pe.expected.as_deref(), Some("a value"));
     assert_eq!(pe.caret_line(), "\t                   ^");
+}
+
+#[test]
+fn a_long_line_is_cut_around_the_error() {
+    let text = format!("s.t.filter({}x = )", "x = 1 or ".repeat(5_000));
+    let e = parse(&text).expect_err("error");
+    let QueryError::Parse(pe) = e else {
+        panic!("not a parse error")
+    };
+    assert_eq!(pe.column, text.chars().count());
+    assert!(pe.source_line.starts_with("..."), "{}", pe.source_line);
+    assert!(pe.source_line.ends_with("or x = )"), "{}", pe.source_line);
+    assert_eq!(pe.source_line.chars().count(), 3 + EXCERPT_CHARS + 1);
+    // The caret still points at the `)`.
+    assert_eq!(
+        pe.caret_line().chars().count(),
+        pe.source_line.chars().count()
+    );
+    assert!(pe.to_string().len() < 400, "{pe}");
 }
 
 #[test]
