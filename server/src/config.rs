@@ -169,7 +169,8 @@ pub struct AuthConfig {
     pub admin_password_file: Option<PathBuf>,
     /// Seconds a session lasts after login.
     pub session_lifetime_seconds: u64,
-    /// Failed logins allowed per user and per client address within the window.
+    /// Failed logins allowed per user at one client address, and per client address, within the
+    /// window (never per user alone, so nobody can lock a user out everywhere).
     pub max_failed_logins: u32,
     /// The window, in seconds, over which failed logins are counted; a locked-out user or
     /// address may try again when it has passed.

@@ -107,8 +107,13 @@ pub fn validate_user_name(name: &str) -> Result<(), Status> {
     if ok {
         Ok(())
     } else {
+        // Echo at most 64 characters of it: the name may be megabytes long.
+        let mut shown: String = name.chars().take(64).collect();
+        if shown.len() < name.len() {
+            shown.push_str("...");
+        }
         Err(Status::invalid_argument(format!(
-            "invalid user name {name:?}: a letter, then letters, digits, '_', '-' or '.'; at \
+            "invalid user name {shown:?}: a letter, then letters, digits, '_', '-' or '.'; at \
              most 64 characters"
         )))
     }
@@ -319,11 +324,6 @@ impl Auth {
         })
     }
 
-    /// `Err(wait)` if logins for the user or from the address are locked out.
-    pub fn login_allowed(&self, user: &str, peer: Option<IpAddr>) -> Result<(), Duration> {
-        self.limiter.check(user, peer)
-    }
-
     /// Exchanges a password for a session token. Blocks (argon2).
     pub fn login(
         &self,
@@ -331,7 +331,9 @@ impl Auth {
         password: &str,
         peer: Option<IpAddr>,
     ) -> Result<LoginOutcome, Status> {
-        if let Err(wait) = self.limiter.check(user, peer) {
+        // The attempt is reserved (counted as a failure) before the password is checked, so
+        // concurrent guesses cannot all slip past the limit; a success gives it back.
+        if let Err(wait) = self.limiter.begin(user, peer) {
             return Err(Status::resource_exhausted(format!(
                 "too many failed logins for this user or address: try again in {} s",
                 wait.as_secs().max(1)
@@ -350,10 +352,9 @@ impl Auth {
             }
         };
         if !ok {
-            self.limiter.failed(user, peer);
             return Err(Status::unauthenticated("invalid user name or password"));
         }
-        self.limiter.succeeded(user);
+        self.limiter.succeeded(user, peer);
         let token = Token::generate(TokenKind::Session).map_err(internal)?;
         let lifetime = i64::try_from(self.session_lifetime.as_millis()).unwrap_or(i64::MAX);
         let expires_at_ms = now_ms().saturating_add(lifetime);

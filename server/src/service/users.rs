@@ -60,6 +60,8 @@ impl users_server::Users for UsersService {
             if r.user.is_empty() {
                 return Err(Status::invalid_argument("user is missing"));
             }
+            // No such user can exist: refused before the limiter keeps, or the log shows, it.
+            crate::auth::validate_user_name(&r.user)?;
             let ip = peer.map(|a| a.ip());
             let user = r.user.clone();
             let out = with_auth(&s.auth, move |a| a.login(&r.user, &r.password, ip)).await;

@@ -9,6 +9,7 @@ mod documents;
 mod first_start;
 mod http_endpoints;
 mod limits;
+mod login_limits;
 mod mtls;
 mod nesting;
 mod otlp;
