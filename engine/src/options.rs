@@ -43,6 +43,10 @@ pub struct Options {
     pub gc_interval: Option<Duration>,
     /// A value-log segment is rewritten once this fraction of it is garbage.
     pub gc_dead_ratio: f64,
+    /// The most bytes one atomic batch may write to the log, on every write path (a YQL write
+    /// over a whole store is one batch); a larger batch is refused whole with
+    /// [`crate::Error::LimitExceeded`]. The log's own record limit (1 GiB) applies on top.
+    pub max_batch_bytes: usize,
 }
 
 impl Default for Options {
@@ -59,6 +63,7 @@ impl Default for Options {
             vlog_segment_bytes: 256 << 20,
             gc_interval: Some(Duration::from_secs(30)),
             gc_dead_ratio: 0.5,
+            max_batch_bytes: 256 << 20,
         }
     }
 }

@@ -258,6 +258,9 @@ pub struct StorageConfig {
     pub wal_segment_size: ByteSize,
     /// Value-log segment size.
     pub vlog_segment_size: ByteSize,
+    /// The most one atomic batch may write (every write path: Insert, Batch, the pipelined
+    /// stream and YQL writes over many documents); at most 1 GiB.
+    pub max_batch_size: ByteSize,
     /// Value-log garbage collection.
     pub gc: GcConfig,
 }
@@ -275,6 +278,7 @@ impl Default for StorageConfig {
             compression_level: 3,
             wal_segment_size: ByteSize(64 << 20),
             vlog_segment_size: ByteSize(256 << 20),
+            max_batch_size: ByteSize(256 << 20),
             gc: GcConfig::default(),
         }
     }
@@ -536,6 +540,13 @@ impl Config {
             ));
         }
         positive("storage.wal_segment_size", self.storage.wal_segment_size.0)?;
+        positive("storage.max_batch_size", self.storage.max_batch_size.0)?;
+        if self.storage.max_batch_size.0 > 1 << 30 {
+            return Err(ConfigError::key(
+                "storage.max_batch_size",
+                "must be at most 1GiB (the log's record limit)",
+            ));
+        }
         positive(
             "storage.vlog_segment_size",
             self.storage.vlog_segment_size.0,
@@ -594,6 +605,7 @@ impl Config {
             compression_level: s.compression_level,
             wal_segment_bytes: s.wal_segment_size.0,
             vlog_segment_bytes: s.vlog_segment_size.0,
+            max_batch_bytes: usize::try_from(s.max_batch_size.0).unwrap_or(usize::MAX),
             gc_interval: s
                 .gc
                 .enabled

@@ -19,7 +19,7 @@ mod stored;
 mod write;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs::{self, File},
     path::{Path, PathBuf},
     sync::{
@@ -81,6 +81,9 @@ pub(crate) struct TreeState {
     pub vlog_stats: BTreeMap<u32, (u64, u64)>,
     /// Segments to delete once no reader holds a tree older than the generation.
     pub pending_removals: Vec<(u64, u32)>,
+    /// Segments garbage collection found damaged: kept as they are and not collected again
+    /// (their readable records are still served; the damage is reported once).
+    pub damaged_segments: BTreeSet<u32>,
 }
 
 struct Background {
@@ -195,6 +198,7 @@ impl Db {
         let mut state = TreeState {
             vlog_stats,
             pending_removals: Vec::new(),
+            damaged_segments: BTreeSet::new(),
         };
         let outcome = wal::replay(&dir, meta.checkpoint, |seq, ops| {
             memtable.insert(seq, &ops);
@@ -415,6 +419,15 @@ impl Inner {
         ops: &[KvOp],
     ) -> Result<Seq> {
         self.check_failed()?;
+        // The record format's length field and the reader's sanity bound: a batch past it would
+        // be acknowledged and then read back as damage at the next open.
+        let bytes = wal::payload_len(ops);
+        if bytes > wal::MAX_PAYLOAD {
+            return Err(Error::LimitExceeded(format!(
+                "a batch of {bytes} bytes exceeds the log's record limit of {} bytes",
+                wal::MAX_PAYLOAD
+            )));
+        }
         let seq = w.seq + 1;
         if let Err(e) = self.wal.append(seq, ops) {
             self.fail(&e);
@@ -527,8 +540,11 @@ impl Inner {
     }
 
     fn gc_tick(self: &Arc<Self>) {
-        if let Err(e) = self.collect_vlog() {
-            self.fail(&e);
+        match self.collect_vlog() {
+            Ok(_) => {}
+            // A damaged segment is kept and skipped from now on; the rest goes on.
+            Err(e @ Error::Corruption { .. }) => error!(error = %e, "garbage collection"),
+            Err(e) => self.fail(&e),
         }
     }
 }

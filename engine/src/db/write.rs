@@ -206,6 +206,15 @@ impl Db {
         if ops.is_empty() {
             return Ok((results, None));
         }
+        let bytes = crate::wal::payload_len(&ops);
+        if bytes > inner.opts.max_batch_bytes {
+            return Err(Error::LimitExceeded(format!(
+                "the batch would write {bytes} bytes; one atomic batch may write at most {} \
+                 (the server's storage.max_batch_size, Options::max_batch_bytes); split it, \
+                 e.g. with a filter or a limit",
+                inner.opts.max_batch_bytes
+            )));
+        }
         let seq = inner.append_locked(w, &ops)?;
         inner
             .counters

@@ -8,6 +8,7 @@
 mod record;
 mod replay;
 
+pub(crate) use record::{MAX_PAYLOAD, payload_len};
 pub(crate) use replay::{read_records, replay};
 
 use std::{

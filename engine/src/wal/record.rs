@@ -99,6 +99,15 @@ pub(crate) fn encode_record(seq: Seq, ops: &[KvOp], out: &mut Vec<u8>) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// The payload length [`encode_record`] gives `ops`, computed without encoding them (so a batch
+/// too large for a record is refused before anything is written).
+pub(crate) fn payload_len(ops: &[KvOp]) -> usize {
+    ops.iter().fold(4, |n, op| {
+        n.saturating_add(1 + 4 + op.key.len())
+            .saturating_add(op.value.as_ref().map_or(0, |v| 4 + v.len()))
+    })
+}
+
 fn put_bytes(b: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
     out.extend_from_slice(b);
@@ -187,6 +196,19 @@ fn take_bytes(p: &mut &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payload_len_is_what_encoding_writes() {
+        let ops = vec![
+            KvOp::put(b"k1".to_vec(), b"value".to_vec()),
+            KvOp::delete(b"key-two".to_vec()),
+            KvOp::put(Vec::new(), Vec::new()),
+        ];
+        let mut buf = Vec::new();
+        encode_record(1, &ops, &mut buf);
+        assert_eq!(payload_len(&ops), buf.len() - RECORD_HEADER_LEN);
+        assert_eq!(payload_len(&[]), 4);
+    }
 
     #[test]
     fn record_round_trip() {
