@@ -11,7 +11,7 @@ use tracing::{debug, info};
 use super::{Inner, ReadState, TreeState, catalog::dropped_key, stored};
 use crate::{
     btree::{Pager, TreeVersion, TreeWriter},
-    error::Result,
+    error::{Error, Result},
     keys,
     kv::{KvOp, Seq},
     memtable::Memtable,
@@ -219,6 +219,7 @@ impl Inner {
                 .iter()
                 .filter(|(_, (total, dead))| *total > 0 && *dead as f64 >= ratio * *total as f64)
                 .map(|(s, _)| *s)
+                .filter(|s| !ts.damaged_segments.contains(s))
                 .collect();
             if picked.contains(&self.vlog.active_segment()) {
                 self.vlog.rotate()?;
@@ -226,8 +227,34 @@ impl Inner {
             picked
         };
         let mut reclaimed = 0;
+        let mut damage = None;
         for seg in candidates {
             let records = self.vlog.records(seg)?;
+            // Reading stops at the first record that does not parse (a torn, uncommitted tail
+            // is normal). If the records read hold fewer bytes than were committed to the
+            // segment, the damage is in the middle and live records may follow it: removing the
+            // segment would lose them, so it is kept and never collected.
+            let readable: u64 = records.iter().map(|r| u64::from(r.pointer.len)).sum();
+            let committed = self
+                .tree
+                .lock()
+                .vlog_stats
+                .get(&seg)
+                .map_or(0, |(total, _)| *total);
+            if readable < committed {
+                let at = records
+                    .last()
+                    .map_or(0, |r| r.pointer.offset + u64::from(r.pointer.len));
+                self.tree.lock().damaged_segments.insert(seg);
+                damage.get_or_insert(Error::corruption(
+                    self.vlog.segment_path(seg),
+                    format!(
+                        "value-log segment {seg} is damaged after offset {at}: {readable} of its \
+                         {committed} committed bytes are readable; it is kept and not collected"
+                    ),
+                ));
+                continue;
+            }
             for chunk in records.chunks(GC_CHUNK) {
                 let mut ts = self.tree.lock();
                 let cur = self.read.load_full();
@@ -289,7 +316,10 @@ impl Inner {
         if reclaimed > 0 {
             info!(bytes = reclaimed, "value-log garbage collected");
         }
-        Ok(reclaimed)
+        match damage {
+            Some(e) => Err(e),
+            None => Ok(reclaimed),
+        }
     }
 
     /// Deletes segments no reader can reach any more.

@@ -1,9 +1,11 @@
 //! Integration tests of the storage and query engine: one binary, a module per behaviour.
 
+mod batch_limits;
 mod common;
 mod crash;
 mod documents;
 mod gc;
+mod gc_damage;
 mod larger_than_cache;
 mod model;
 mod nesting;
