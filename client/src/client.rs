@@ -180,7 +180,7 @@ fn unexpected(what: &str) -> Error {
 /// Whether a unary call's failure may have been applied: a status the server itself chose
 /// (such as `NotFound`) means it was not; transport failures are ambiguous.
 fn unary_error(s: &Status) -> Error {
-    let applied = match s.code() {
+    let applied = match crate::error::transport_code(s) {
         Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => {
             Applied::Maybe
         }

@@ -39,6 +39,16 @@ pub enum Error {
     Invalid(String),
 }
 
+/// The code of a status, with the connection breaking counted as `Unavailable` (retryable, like a
+/// refused connection): tonic reports most h2 and hyper failures as `Unknown`, `Internal` or
+/// `Cancelled`, and a status made from a transport error has a source, while one the server
+/// sent has none.
+pub(crate) fn transport_code(s: &tonic::Status) -> Code {
+    let broken = std::error::Error::source(s).is_some()
+        && matches!(s.code(), Code::Unknown | Code::Internal | Code::Cancelled);
+    if broken { Code::Unavailable } else { s.code() }
+}
+
 /// The client's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -47,7 +57,7 @@ impl Error {
     /// have taken effect.
     pub fn from_status(s: &tonic::Status, applied: Applied) -> Error {
         Error::Server {
-            code: s.code(),
+            code: transport_code(s),
             message: s.message().to_string(),
             applied,
         }

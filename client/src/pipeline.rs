@@ -230,13 +230,8 @@ async fn reader(mut inbound: Streaming<PipelineResponse>, in_flight: Arc<Mutex<I
             Ok(Some(resp)) => deliver(&in_flight, resp).await,
             Ok(None) => break stream_lost(),
             Err(s) => {
-                // A status with a source came from the transport (the connection broke: tonic
-                // reports most h2 errors as UNKNOWN), not from the server: retryable, like a
-                // refused connection. A status the server sent has no source.
-                let broken = std::error::Error::source(&s).is_some()
-                    && matches!(s.code(), Code::Unknown | Code::Internal | Code::Cancelled);
                 break Error::Server {
-                    code: if broken { Code::Unavailable } else { s.code() },
+                    code: crate::error::transport_code(&s),
                     message: format!("the pipelined stream ended: {}", s.message()),
                     applied: Applied::Maybe,
                 };
