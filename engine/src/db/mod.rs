@@ -10,6 +10,7 @@
 
 mod catalog;
 mod iter;
+mod lock;
 mod maintenance;
 mod query;
 mod replication;
@@ -20,7 +21,7 @@ mod write;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fs::{self, File},
+    fs,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -52,6 +53,7 @@ use crate::{
     wal::{self, Wal},
 };
 use catalog::Catalog;
+use lock::DirLock;
 
 /// What readers see: everything needed to read one consistent state.
 pub(crate) struct ReadState {
@@ -113,7 +115,8 @@ pub(crate) struct Inner {
     stall_cond: Condvar,
     counters: stats::Counters,
     distinct: query::DistinctCache,
-    _lock: File,
+    /// Last, so it is released after everything else has been closed.
+    _lock: DirLock,
 }
 
 /// An open ShinyDB engine. Cheap to share: clone the `Arc` it lives in.
@@ -129,19 +132,7 @@ impl Db {
         let started = Instant::now();
         fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let lock_path = dir.join("LOCK");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
-        lock.try_lock().map_err(|_| {
-            Error::FailedPrecondition(format!(
-                "{} is already open in another process",
-                dir.display()
-            ))
-        })?;
+        let lock = DirLock::acquire(&dir)?;
 
         let (pager, meta) = Pager::open(&dir.join("data.db"), opts.cache_bytes)?;
         let tree = TreeVersion::new(Arc::clone(&pager), meta);

@@ -17,4 +17,5 @@ mod query_planner;
 mod query_results;
 mod query_writes;
 mod recovery_corruption;
+mod reopen;
 mod replication;
