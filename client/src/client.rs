@@ -2,7 +2,6 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use bson::Document;
 use futures::{Stream, StreamExt};
 use shinydb_proto::v1::{
     self, catalog_client::CatalogClient, pipeline_request::Op, pipeline_response::Result as R,
@@ -12,14 +11,14 @@ use shinydb_proto::v1::{
 use tonic::{Code, Status, transport::Channel};
 
 use crate::{
+    bearer::BearerToken,
     error::{Applied, Error, Result},
-    id::DocId,
     metrics::{Metrics, MetricsSnapshot},
     options::{BreakerConfig, Credentials, Options, RetryPolicy, Timeouts},
-    query::{Query, QueryOutput, decode},
+    query::{Query, QueryOutput},
     resilience::{BreakerState, CircuitBreaker, Idempotency, with_retries},
     store::Store,
-    transport::{Auth, Pool},
+    transport::Pool,
 };
 
 /// Builds a [`Client`].
@@ -105,7 +104,7 @@ impl ClientBuilder {
 
     /// The client; connections open on first use. Must be called within a Tokio runtime.
     pub fn build(self) -> Result<Client> {
-        let auth = Arc::new(Auth::new(self.options.credentials.clone()));
+        let auth = Arc::new(BearerToken::new(self.options.credentials.clone()));
         let pool = Pool::new(&self.options, &auth)?;
         Ok(Client {
             inner: Arc::new(Inner {
@@ -128,7 +127,7 @@ impl ClientBuilder {
 
 struct Inner {
     options: Options,
-    auth: Arc<Auth>,
+    auth: Arc<BearerToken>,
     pool: Pool,
     breaker: CircuitBreaker,
     metrics: Metrics,
@@ -880,19 +879,9 @@ fn yql_idempotency(yql: &str) -> Idempotency {
 }
 
 fn typed_idempotency(q: &Query) -> Idempotency {
-    use shinydb_engine::query::Write;
+    use shinydb_engine::query::Mutation;
     match &q.write {
-        Some(Write::Insert(_)) if !q.explain => Idempotency::NotIdempotent,
+        Some(Mutation::Insert(_)) if !q.explain => Idempotency::NotIdempotent,
         _ => Idempotency::Idempotent,
     }
-}
-
-/// Decodes the documents of a response.
-pub(crate) fn decode_all(docs: &[bytes::Bytes]) -> Result<Vec<Document>> {
-    docs.iter().map(|d| decode(d)).collect()
-}
-
-/// The ids of an insert response.
-pub(crate) fn ids(r: &v1::InsertResponse) -> Result<Vec<DocId>> {
-    r.ids.iter().map(DocId::from_proto).collect()
 }

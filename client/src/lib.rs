@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bearer;
 mod client;
 mod error;
 mod id;

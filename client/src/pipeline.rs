@@ -19,8 +19,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Streaming, transport::Channel};
 
 use crate::{
+    bearer::BearerToken,
     error::{Applied, Error, Result},
-    transport::Auth,
 };
 
 /// Operations queued for the writer task, at most.
@@ -57,7 +57,7 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Starts the writer task for `channel`.
-    pub(crate) fn start(channel: Channel, auth: Arc<Auth>) -> Pipeline {
+    pub(crate) fn start(channel: Channel, auth: Arc<BearerToken>) -> Pipeline {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(writer(channel, auth, rx));
         Pipeline { tx }
@@ -116,7 +116,7 @@ struct Open {
     in_flight: Arc<Mutex<InFlight>>,
 }
 
-async fn writer(channel: Channel, auth: Arc<Auth>, mut rx: mpsc::Receiver<Command>) {
+async fn writer(channel: Channel, auth: Arc<BearerToken>, mut rx: mpsc::Receiver<Command>) {
     let mut next_id: u64 = 0;
     let mut open: Option<Open> = None;
     while let Some(cmd) = rx.recv().await {
@@ -182,7 +182,7 @@ async fn fail(w: Waiter, e: Error) {
     }
 }
 
-async fn open_stream(channel: &Channel, auth: &Auth) -> Result<Open> {
+async fn open_stream(channel: &Channel, auth: &BearerToken) -> Result<Open> {
     let (out, out_rx) = mpsc::channel(QUEUE);
     let mut request = tonic::Request::new(ReceiverStream::new(out_rx));
     let mut token = auth.bearer(channel).await?;

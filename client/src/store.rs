@@ -6,7 +6,7 @@ use bson::Document;
 use shinydb_proto::v1::{self, pipeline_request::Op, pipeline_response::Result as R};
 
 use crate::{
-    client::{Client, decode_all, ids},
+    client::Client,
     error::{Error, Result},
     id::DocId,
     resilience::Idempotency,
@@ -224,4 +224,14 @@ impl Store {
             _ => Err(unexpected("a scan")),
         }
     }
+}
+
+/// Decodes the documents of a response.
+fn decode_all(docs: &[bytes::Bytes]) -> Result<Vec<Document>> {
+    docs.iter().map(|d| crate::query::decode(d)).collect()
+}
+
+/// The ids of an insert response.
+fn ids(r: &v1::InsertResponse) -> Result<Vec<DocId>> {
+    r.ids.iter().map(DocId::from_proto).collect()
 }

@@ -12,7 +12,7 @@ use std::hint::black_box;
 use bson::{Bson, RawBson, RawDocumentBuf, doc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use shinydb_engine::query::{
-    DocIter, IndexBound, IndexInfo, QueryError, StoreSource, execute, parse,
+    DocStream, IndexBound, IndexSummary, QueryError, StoreSource, execute, parse,
 };
 use shinydb_engine::value::{FieldPath, compare, lookup};
 
@@ -77,14 +77,14 @@ fn in_bound(v: &RawBson, b: &IndexBound, lower: bool) -> bool {
 }
 
 impl StoreSource for Mem {
-    fn scan(&self) -> Result<DocIter<'_>, QueryError> {
+    fn scan(&self) -> Result<DocStream<'_>, QueryError> {
         Ok(Box::new(self.docs.iter().cloned().map(Ok)))
     }
     fn get(&self, _: &Bson) -> Result<Option<RawDocumentBuf>, QueryError> {
         Ok(None)
     }
-    fn indexes(&self) -> Vec<IndexInfo> {
-        vec![IndexInfo {
+    fn indexes(&self) -> Vec<IndexSummary> {
+        vec![IndexSummary {
             name: "by_total".into(),
             fields: vec![FieldPath::field("TotalDue").expect("path")],
             unique: false,
@@ -98,7 +98,7 @@ impl StoreSource for Mem {
         lower: Option<&IndexBound>,
         upper: Option<&IndexBound>,
         reverse: bool,
-    ) -> Result<DocIter<'_>, QueryError> {
+    ) -> Result<DocStream<'_>, QueryError> {
         let lower = lower.cloned();
         let upper = upper.cloned();
         let ok = move |e: &&(RawBson, usize)| {
@@ -134,13 +134,13 @@ impl StoreSource for Mem {
 struct NoIndex<'a>(&'a Mem);
 
 impl StoreSource for NoIndex<'_> {
-    fn scan(&self) -> Result<DocIter<'_>, QueryError> {
+    fn scan(&self) -> Result<DocStream<'_>, QueryError> {
         self.0.scan()
     }
     fn get(&self, id: &Bson) -> Result<Option<RawDocumentBuf>, QueryError> {
         self.0.get(id)
     }
-    fn indexes(&self) -> Vec<IndexInfo> {
+    fn indexes(&self) -> Vec<IndexSummary> {
         Vec::new()
     }
     fn index_scan(
@@ -149,7 +149,7 @@ impl StoreSource for NoIndex<'_> {
         l: Option<&IndexBound>,
         u: Option<&IndexBound>,
         r: bool,
-    ) -> Result<DocIter<'_>, QueryError> {
+    ) -> Result<DocStream<'_>, QueryError> {
         self.0.index_scan(i, l, u, r)
     }
     fn count(&self) -> u64 {

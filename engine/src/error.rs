@@ -67,6 +67,12 @@ pub enum Error {
         /// The `_id` of the document already holding it.
         existing_id: String,
     },
+    /// The data directory is open already: in another process, or through another handle.
+    #[error("{} is already open (by another process, or another handle in this one)", dir.display())]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+    },
     /// A request was well-formed but not allowed in the current state.
     #[error("{0}")]
     FailedPrecondition(String),

@@ -34,8 +34,9 @@ mod vlog;
 mod wal;
 
 pub use db::{
-    BackupInfo, Db, DocIter, IndexBound, IndexInfo, LogRecord, QueryFailure, Snapshot, SpaceInfo,
-    Stats, StoreInfo, Update, Write, WriteResult,
+    BackupInfo, Db, DocIter, IndexInfo, LogRecord, QueryFailure, Snapshot, SpaceInfo, Stats,
+    StoreInfo, Update, Write, WriteResult,
 };
 pub use error::{Error, Result};
 pub use options::{Options, SyncMode};
+pub use query::IndexBound;

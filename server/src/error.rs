@@ -56,7 +56,7 @@ pub fn engine_status(e: shinydb_engine::Error) -> Status {
         E::AlreadyExists { .. } | E::UniqueViolation { .. } => Code::AlreadyExists,
         E::InvalidArgument(_) | E::InvalidName { .. } => Code::InvalidArgument,
         E::LimitExceeded(_) => Code::ResourceExhausted,
-        E::FailedPrecondition(_) => Code::FailedPrecondition,
+        E::FailedPrecondition(_) | E::Locked { .. } => Code::FailedPrecondition,
         E::Failed(_) => Code::Unavailable,
         E::Corruption { .. } => Code::DataLoss,
         E::Io { .. } | E::UnsupportedFormat { .. } => Code::Internal,

@@ -25,7 +25,7 @@
 
 use bson::{Bson, Document};
 use shinydb_engine::{
-    query::{AggFn, Aggregate, Direction, Expr, Op, Query, SortKey, Write, validate},
+    query::{AggFn, Aggregate, Direction, Expr, Mutation, Op, Query, SortKey, validate},
     value::FieldPath,
 };
 
@@ -340,8 +340,8 @@ impl QueryBuilder {
         self.writes.push("insert");
         let mut add: Vec<Document> = docs.into_iter().collect();
         match &mut self.query.write {
-            Some(Write::Insert(v)) => v.append(&mut add),
-            _ => self.query.write = Some(Write::Insert(add)),
+            Some(Mutation::Insert(v)) => v.append(&mut add),
+            _ => self.query.write = Some(Mutation::Insert(add)),
         }
         self
     }
@@ -370,14 +370,14 @@ impl QueryBuilder {
     /// `replace({...})`: the whole new body of the selected document.
     pub fn replace(mut self, doc: Document) -> Self {
         self.writes.push("replace");
-        self.query.write = Some(Write::Replace(doc));
+        self.query.write = Some(Mutation::Replace(doc));
         self
     }
 
     /// `delete()`.
     pub fn delete(mut self) -> Self {
         self.writes.push("delete");
-        self.query.write = Some(Write::Delete);
+        self.query.write = Some(Mutation::Delete);
         self
     }
 
@@ -406,7 +406,7 @@ impl QueryBuilder {
             )));
         }
         if update {
-            q.write = Some(Write::Update {
+            q.write = Some(Mutation::Update {
                 set: self.set.unwrap_or_default(),
                 unset: self.unset.unwrap_or_default(),
             });

@@ -116,7 +116,6 @@ pub(crate) struct Pager {
     live: Mutex<BTreeMap<u64, usize>>,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
-    pages_written: AtomicU64,
 }
 
 impl Pager {
@@ -187,7 +186,6 @@ impl Pager {
             live: Mutex::new(BTreeMap::new()),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
-            pages_written: AtomicU64::new(0),
         };
         Ok((Arc::new(pager), meta))
     }
@@ -270,8 +268,6 @@ impl Pager {
                     e,
                 )
             })?;
-        self.pages_written
-            .fetch_add(pages.len() as u64, Ordering::Relaxed);
         for (id, page) in pages {
             self.cache.insert(*id, page.clone());
         }
@@ -337,17 +333,29 @@ impl Pager {
         }
     }
 
-    /// (cache hits, cache misses, pages written, free pages, page count).
-    pub fn stats(&self) -> (u64, u64, u64, u64, u64) {
+    /// The page cache's and the file's counters.
+    pub fn stats(&self) -> PagerStats {
         let a = self.alloc.lock();
-        (
-            self.cache_hits.load(Ordering::Relaxed),
-            self.cache_misses.load(Ordering::Relaxed),
-            self.pages_written.load(Ordering::Relaxed),
-            a.free.len() as u64,
-            a.page_count,
-        )
+        PagerStats {
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            cache_misses: self.cache_misses.load(Ordering::Relaxed),
+            free_pages: a.free.len() as u64,
+            page_count: a.page_count,
+        }
     }
+}
+
+/// A pager's counters, from [`Pager::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PagerStats {
+    /// Page reads served from the cache.
+    pub cache_hits: u64,
+    /// Page reads that went to the file.
+    pub cache_misses: u64,
+    /// Pages free for reuse.
+    pub free_pages: u64,
+    /// Pages in the file.
+    pub page_count: u64,
 }
 
 fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {

@@ -82,7 +82,7 @@ fn pages_are_reused_only_after_readers_leave() {
     let pages_before = pager.page_count();
     drop(old);
     drop(new);
-    let free_after = pager.stats().3;
+    let free_after = pager.stats().free_pages;
     assert!(free_after > 0, "released pages become free once unpinned");
     assert_eq!(pager.page_count(), pages_before);
 }

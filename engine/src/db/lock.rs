@@ -27,10 +27,9 @@ impl DirLock {
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         match file.try_lock() {
             Ok(()) => Ok(DirLock(file)),
-            Err(TryLockError::WouldBlock) => Err(Error::FailedPrecondition(format!(
-                "{} is already open in another process",
-                dir.display()
-            ))),
+            Err(TryLockError::WouldBlock) => Err(Error::Locked {
+                dir: dir.to_path_buf(),
+            }),
             Err(TryLockError::Error(e)) => Err(Error::io(format!("locking {}", path.display()), e)),
         }
     }

@@ -46,19 +46,13 @@ pub(crate) fn commit_tree(
     })?;
     for p in dead {
         if let Some(s) = state.vlog_stats.get_mut(&p.segment) {
-            s.1 += u64::from(p.len);
+            s.dead += u64::from(p.len);
             touched.insert(p.segment);
         }
     }
     let mut stats_ops: Vec<KvOp> = touched
         .iter()
-        .filter_map(|seg| {
-            state.vlog_stats.get(seg).map(|(t, d)| {
-                let mut v = t.to_le_bytes().to_vec();
-                v.extend_from_slice(&d.to_le_bytes());
-                KvOp::put(keys::vlog_stats_key(*seg), v)
-            })
-        })
+        .filter_map(|seg| state.vlog_stats.get(seg).map(|s| s.put_op(*seg)))
         .collect();
     stats_ops.extend(extra);
     stats_ops.sort_by(|a, b| a.key.cmp(&b.key));
@@ -86,7 +80,7 @@ pub(crate) fn flush_memtable(
         if let Some(v) = &op.value {
             let (s, pointer) = stored::encode(&op.key, v, opts, vlog, compression)?;
             if let Some(p) = pointer {
-                state.vlog_stats.entry(p.segment).or_default().0 += u64::from(p.len);
+                state.vlog_stats.entry(p.segment).or_default().written += u64::from(p.len);
                 touched.insert(p.segment);
             }
             op.value = Some(s.into());
@@ -217,7 +211,7 @@ impl Inner {
             let picked: Vec<u32> = ts
                 .vlog_stats
                 .iter()
-                .filter(|(_, (total, dead))| *total > 0 && *dead as f64 >= ratio * *total as f64)
+                .filter(|(_, s)| s.written > 0 && s.dead as f64 >= ratio * s.written as f64)
                 .map(|(s, _)| *s)
                 .filter(|s| !ts.damaged_segments.contains(s))
                 .collect();
@@ -240,7 +234,7 @@ impl Inner {
                 .lock()
                 .vlog_stats
                 .get(&seg)
-                .map_or(0, |(total, _)| *total);
+                .map_or(0, |s| s.written);
             if readable < committed {
                 let at = records
                     .last()
@@ -267,7 +261,7 @@ impl Inner {
                         .is_some_and(|v| stored::pointer(&v) == Some(rec.pointer));
                     if live {
                         let p = self.vlog.append_raw(&rec.raw)?;
-                        ts.vlog_stats.entry(p.segment).or_default().0 += u64::from(p.len);
+                        ts.vlog_stats.entry(p.segment).or_default().written += u64::from(p.len);
                         touched.insert(p.segment);
                         ops.push(KvOp::put(rec.key.clone(), stored::with_pointer(p)));
                     }
@@ -292,7 +286,7 @@ impl Inner {
             }
             let mut ts = self.tree.lock();
             let cur = self.read.load_full();
-            let (total, dead) = ts.vlog_stats.remove(&seg).unwrap_or_default();
+            let gone = ts.vlog_stats.remove(&seg).unwrap_or_default();
             let forget = vec![KvOp::delete(keys::vlog_stats_key(seg))];
             let checkpoint = cur.tree.meta().checkpoint;
             let tree = commit_tree(
@@ -307,7 +301,7 @@ impl Inner {
             let generation = tree.meta().generation;
             self.publish_tree(tree, None);
             ts.pending_removals.push((generation, seg));
-            reclaimed += dead.min(total);
+            reclaimed += gone.dead.min(gone.written);
             self.remove_dead_segments(&mut ts)?;
         }
         self.counters

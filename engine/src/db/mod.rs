@@ -9,14 +9,18 @@
 //! (catalog, memtables, tree version). Taking one is two atomic loads; readers never wait.
 
 mod catalog;
+mod ddl;
 mod iter;
 mod lock;
 mod maintenance;
+mod open;
 mod query;
 mod replication;
 mod snapshot;
 mod stats;
 mod stored;
+mod txn;
+mod vlog_stats;
 mod write;
 
 use std::{
@@ -38,14 +42,13 @@ use tracing::{error, info};
 pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
 pub use query::QueryFailure;
 pub use replication::{BackupInfo, LogRecord};
-pub use snapshot::{DocIter, IndexBound, Snapshot};
+pub use snapshot::{DocIter, Snapshot};
 pub use stats::Stats;
 pub use write::{Update, Write, WriteResult};
 
 use crate::{
     btree::{Pager, TreeVersion},
     error::{Error, Result},
-    keys,
     kv::{KvOp, Seq},
     memtable::Memtable,
     options::{Options, SyncMode},
@@ -54,6 +57,7 @@ use crate::{
 };
 use catalog::Catalog;
 use lock::DirLock;
+use vlog_stats::SegmentStats;
 
 /// What readers see: everything needed to read one consistent state.
 pub(crate) struct ReadState {
@@ -79,8 +83,8 @@ pub(crate) struct WriteState {
 
 /// Value-log bookkeeping, guarded with the tree: only flushes and GC change either.
 pub(crate) struct TreeState {
-    /// Per segment: (total bytes written, bytes no longer referenced).
-    pub vlog_stats: BTreeMap<u32, (u64, u64)>,
+    /// Per segment: bytes written and bytes no longer referenced.
+    pub vlog_stats: BTreeMap<u32, SegmentStats>,
     /// Segments to delete once no reader holds a tree older than the generation.
     pub pending_removals: Vec<(u64, u32)>,
     /// Segments garbage collection found damaged: kept as they are and not collected again
@@ -134,76 +138,16 @@ impl Db {
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let lock = DirLock::acquire(&dir)?;
 
-        let (pager, meta) = Pager::open(&dir.join("data.db"), opts.cache_bytes)?;
-        let tree = TreeVersion::new(Arc::clone(&pager), meta);
-        pager.set_free_from_reachable(&tree.reachable_pages()?);
-        let vlog = Arc::new(ValueLog::open(
-            &dir,
-            opts.vlog_segment_bytes,
-            opts.compression_level,
-        )?);
-
-        // Value-log statistics live in the tree; a segment without them holds nothing committed.
-        let mut vlog_stats = BTreeMap::new();
-        let stats_lo = vec![keys::VLOG_STATS];
-        let stats_hi = vec![keys::VLOG_STATS + 1];
-        for (k, v) in tree.range(
-            std::ops::Bound::Included(&stats_lo),
-            std::ops::Bound::Excluded(&stats_hi),
-            false,
-            usize::MAX,
-        )? {
-            let seg = k
-                .get(1..5)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes);
-            let vals = (v.len() == 16).then(|| {
-                let mut t = [0u8; 8];
-                let mut d = [0u8; 8];
-                t.copy_from_slice(&v[..8]);
-                d.copy_from_slice(&v[8..]);
-                (u64::from_le_bytes(t), u64::from_le_bytes(d))
-            });
-            match (seg, vals) {
-                (Some(s), Some(st)) => {
-                    vlog_stats.insert(s, st);
-                }
-                _ => {
-                    return Err(Error::corruption(
-                        pager.path(),
-                        "malformed value-log statistics",
-                    ));
-                }
-            }
-        }
-        for seg in crate::vlog::list_segments(&dir)? {
-            if seg != vlog.active_segment() && !vlog_stats.contains_key(&seg) {
-                vlog.remove(seg)?;
-            }
-        }
-
-        // Replay the WAL into a memtable, flushing as it fills so memory stays bounded.
-        let inner_dir = dir.clone();
-        let mut memtable = Arc::new(Memtable::default());
-        let mut tree = tree;
-        let mut state = TreeState {
-            vlog_stats,
-            pending_removals: Vec::new(),
-            damaged_segments: BTreeSet::new(),
-        };
-        let outcome = wal::replay(&dir, meta.checkpoint, |seq, ops| {
-            memtable.insert(seq, &ops);
-            if memtable.bytes() >= opts.memtable_bytes {
-                let mut c = stored::Compression::default();
-                tree = maintenance::flush_memtable(
-                    &pager, &vlog, &opts, &mut state, &tree, &memtable, &mut c,
-                )?;
-                memtable = Arc::new(Memtable::default());
-            }
-            Ok(())
-        })?;
-        let wal = Wal::create(&dir, outcome.last_seq, opts.wal_segment_bytes)?;
-        wal.remove_covered(tree.meta().checkpoint)?;
+        let loaded = open::load(&dir, &opts)?;
+        let open::Recovered {
+            pager,
+            vlog,
+            tree,
+            memtable,
+            state,
+            wal,
+            outcome,
+        } = open::replay(&dir, &opts, loaded)?;
 
         let read = ReadState {
             catalog: Arc::new(Catalog::default()),
@@ -217,7 +161,7 @@ impl Db {
             ..read
         };
         let inner = Arc::new(Inner {
-            dir: inner_dir,
+            dir,
             wal,
             pager,
             vlog,
@@ -438,7 +382,7 @@ impl Inner {
     }
 
     /// Waits until batch `seq` is durable (in `Sync` mode), then makes it visible.
-    pub(crate) fn finish(&self, seq: Seq) -> Result<()> {
+    pub(crate) fn complete_commit(&self, seq: Seq) -> Result<()> {
         if self.opts.sync == SyncMode::Sync
             && let Err(e) = self.wal.wait_durable(seq)
         {
@@ -458,7 +402,7 @@ impl Inner {
         catalog: Catalog,
     ) -> Result<Seq> {
         let seq = self.append_locked(w, ops)?;
-        self.finish(seq)?;
+        self.complete_commit(seq)?;
         let cur = self.read.load();
         self.read.store(Arc::new(ReadState {
             catalog: Arc::new(catalog),

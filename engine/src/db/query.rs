@@ -9,14 +9,14 @@ use parking_lot::Mutex;
 use super::{
     Db, Inner,
     catalog::StoreInfo,
-    snapshot::{IndexBound as EngineBound, Snapshot},
+    snapshot::Snapshot,
     write::{Write, WriteResult},
 };
 use crate::{
     error::Error,
     kv::Seq,
     query::{
-        self, DocIter, IndexBound, IndexInfo, Query, QueryError, QueryResult, StoreSource,
+        self, DocStream, IndexBound, IndexSummary, Query, QueryError, QueryResult, StoreSource,
         StoreWriter, WriteOp,
     },
     value::FieldPath,
@@ -86,7 +86,7 @@ impl Db {
         }
         let result = result?;
         if let Some(seq) = committed {
-            inner.finish(seq)?;
+            inner.complete_commit(seq)?;
         }
         Ok(result)
     }
@@ -113,7 +113,7 @@ impl<'a> EngineStore<'a> {
         })
     }
 
-    fn docs<I>(iter: I) -> DocIter<'a>
+    fn docs<I>(iter: I) -> DocStream<'a>
     where
         I: Iterator<Item = Result<RawDocumentBuf, Error>> + 'a,
     {
@@ -172,15 +172,8 @@ impl<'a> EngineStore<'a> {
     }
 }
 
-fn to_engine_bound(b: Option<&IndexBound>) -> Option<EngineBound> {
-    b.map(|b| EngineBound {
-        values: b.values.clone(),
-        inclusive: b.inclusive,
-    })
-}
-
 impl StoreSource for EngineStore<'_> {
-    fn scan(&self) -> Result<DocIter<'_>, QueryError> {
+    fn scan(&self) -> Result<DocStream<'_>, QueryError> {
         Ok(Self::docs(self.snap.scan(
             &self.info.space,
             &self.info.name,
@@ -198,7 +191,7 @@ impl StoreSource for EngineStore<'_> {
         Ok(self.snap.get(&self.info.space, &self.info.name, &id)?)
     }
 
-    fn indexes(&self) -> Vec<IndexInfo> {
+    fn indexes(&self) -> Vec<IndexSummary> {
         let count = self.count();
         self.info
             .indexes
@@ -210,7 +203,7 @@ impl StoreSource for EngineStore<'_> {
                     .iter()
                     .map(|f| FieldPath::dotted(f).ok())
                     .collect::<Option<Vec<_>>>()?;
-                Some(IndexInfo {
+                Some(IndexSummary {
                     name: i.name.clone(),
                     fields,
                     unique: i.unique,
@@ -227,14 +220,13 @@ impl StoreSource for EngineStore<'_> {
         lower: Option<&IndexBound>,
         upper: Option<&IndexBound>,
         reverse: bool,
-    ) -> Result<DocIter<'_>, QueryError> {
-        let (lo, hi) = (to_engine_bound(lower), to_engine_bound(upper));
+    ) -> Result<DocStream<'_>, QueryError> {
         let iter = self.snap.index_scan(
             &self.info.space,
             &self.info.name,
             index,
-            lo.as_ref(),
-            hi.as_ref(),
+            lower,
+            upper,
             reverse,
         )?;
         Ok(Self::docs(iter))

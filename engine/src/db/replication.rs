@@ -109,7 +109,7 @@ impl Db {
             )));
         }
         let seq = inner.append_locked(&mut w, &record.ops)?;
-        inner.finish(seq)?;
+        inner.complete_commit(seq)?;
         if record
             .ops
             .iter()

@@ -16,6 +16,7 @@ use crate::{
     keys::{self, encode},
     kv::Seq,
     memtable::Lookup,
+    query::IndexBound,
     vlog::ValueLog,
 };
 
@@ -25,15 +26,6 @@ pub struct Snapshot {
     inner: Arc<Inner>,
     state: Arc<ReadState>,
     seq: Seq,
-}
-
-/// One end of an index range: values for a prefix of the index's fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexBound {
-    /// Values for the first `values.len()` fields of the index.
-    pub values: Vec<Bson>,
-    /// Whether keys equal to `values` (on that prefix) are inside the range.
-    pub inclusive: bool,
 }
 
 impl Snapshot {

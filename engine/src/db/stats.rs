@@ -85,14 +85,14 @@ impl Stats {
 impl Inner {
     pub(crate) fn stats(self: &Arc<Self>) -> Stats {
         let state = self.read.load_full();
-        let (cache_hits, cache_misses, _, free_pages, page_count) = self.pager.stats();
-        let (wal_syncs, wal_synced_batches) = self.wal.sync_stats();
+        let pages = self.pager.stats();
+        let syncs = self.wal.sync_stats();
         let (vlog_bytes, vlog_dead_bytes) = self
             .tree
             .lock()
             .vlog_stats
             .values()
-            .fold((0, 0), |(t, d), (st, sd)| (t + st, d + sd));
+            .fold((0, 0), |(t, d), s| (t + s.written, d + s.dead));
         let snap = self.snapshot();
         let documents = state
             .catalog
@@ -105,15 +105,15 @@ impl Inner {
             checkpoint_seq: state.tree.meta().checkpoint,
             documents,
             write_batches: c.writes.load(Ordering::Relaxed),
-            wal_syncs,
-            wal_synced_batches,
+            wal_syncs: syncs.syncs,
+            wal_synced_batches: syncs.records,
             memtable_bytes: state.memtables().map(|m| m.bytes() as u64).sum(),
             frozen_memtables: state.frozen.len() as u64,
             flushes: c.flushes.load(Ordering::Relaxed),
-            cache_hits,
-            cache_misses,
-            data_file_bytes: page_count * crate::btree::PAGE_SIZE as u64,
-            free_pages,
+            cache_hits: pages.cache_hits,
+            cache_misses: pages.cache_misses,
+            data_file_bytes: pages.page_count * crate::btree::PAGE_SIZE as u64,
+            free_pages: pages.free_pages,
             vlog_bytes,
             vlog_dead_bytes,
             gc_runs: c.gc_runs.load(Ordering::Relaxed),

@@ -103,3 +103,15 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// The one-line reason of a regex error (`unclosed group`).
+pub(crate) fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map_or_else(
+            || text.lines().last().unwrap_or_default().trim().to_string(),
+            str::to_string,
+        )
+}

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::FieldPath;
 
+/// The deepest nesting of parentheses, `not`, arrays and documents a query may hold.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
 /// One query against one store.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Query {
@@ -48,7 +51,7 @@ pub struct Query {
     /// applied).
     pub explain: bool,
     /// The write, for `insert`, `set`/`unset`, `replace` and `delete`.
-    pub write: Option<Write>,
+    pub write: Option<Mutation>,
 }
 
 impl Query {
@@ -190,9 +193,9 @@ impl AggFn {
     }
 }
 
-/// The writes.
+/// What a query writes to the documents it selects (its last stage, when it writes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Write {
+pub enum Mutation {
     /// `insert({...})` / `insert([{...}, ...])`.
     Insert(#[serde(with = "super::serde_ext::vec_document")] Vec<Document>),
     /// `set({...})` and/or `unset(path, ...)` on every selected document.

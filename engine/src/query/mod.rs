@@ -52,8 +52,10 @@ mod validate;
 
 pub use error::{EXCERPT_CHARS, ParseError, QueryError};
 pub use executor::execute;
-pub use ir::{AggFn, Aggregate, Direction, Expr, Op, Predicate, Query, SortKey, Write};
-pub use parser::{MAX_DEPTH, parse};
+pub use ir::{
+    AggFn, Aggregate, Direction, Expr, MAX_EXPR_DEPTH, Mutation, Op, Predicate, Query, SortKey,
+};
+pub use parser::parse;
 pub use result::{Explain, QueryResult};
-pub use source::{DocIter, IndexBound, IndexInfo, StoreSource, StoreWriter, WriteOp};
+pub use source::{DocStream, IndexBound, IndexSummary, StoreSource, StoreWriter, WriteOp};
 pub use validate::validate;

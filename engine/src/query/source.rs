@@ -7,11 +7,11 @@ use super::error::QueryError;
 use crate::value::FieldPath;
 
 /// A stream of documents.
-pub type DocIter<'a> = Box<dyn Iterator<Item = Result<RawDocumentBuf, QueryError>> + 'a>;
+pub type DocStream<'a> = Box<dyn Iterator<Item = Result<RawDocumentBuf, QueryError>> + 'a>;
 
 /// A secondary index and its statistics.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexInfo {
+pub struct IndexSummary {
     /// The index's name (what [`StoreSource::index_scan`] takes).
     pub name: String,
     /// The indexed paths, in key order (a compound index has several).
@@ -44,14 +44,14 @@ pub struct IndexBound {
 /// What the query executor needs from one store in one consistent snapshot.
 pub trait StoreSource {
     /// Every document, in `_id` order.
-    fn scan(&self) -> Result<DocIter<'_>, QueryError>;
+    fn scan(&self) -> Result<DocStream<'_>, QueryError>;
 
     /// The document with this `_id` (ids that compare equal, such as `3` and `3.0`, are the
     /// same id).
     fn get(&self, id: &Bson) -> Result<Option<RawDocumentBuf>, QueryError>;
 
     /// The secondary indexes on this store.
-    fn indexes(&self) -> Vec<IndexInfo>;
+    fn indexes(&self) -> Vec<IndexSummary>;
 
     /// The documents whose index key lies between the bounds (`None` = unbounded), in index
     /// order: by key in [`crate::value::compare`] order (missing values as null), then by
@@ -62,7 +62,7 @@ pub trait StoreSource {
         lower: Option<&IndexBound>,
         upper: Option<&IndexBound>,
         reverse: bool,
-    ) -> Result<DocIter<'_>, QueryError>;
+    ) -> Result<DocStream<'_>, QueryError>;
 
     /// The number of documents in the store (exact or estimated).
     fn count(&self) -> u64;

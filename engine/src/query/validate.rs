@@ -5,8 +5,8 @@ use bson::Bson;
 
 use super::cursor;
 use super::error::QueryError;
-use super::ir::{Expr, Op, Query, Write};
-use super::parser::MAX_DEPTH;
+use super::ir::MAX_EXPR_DEPTH;
+use super::ir::{Expr, Mutation, Op, Query};
 use crate::value::FieldPath;
 
 /// A broken rule: which call it concerns and what is wrong.
@@ -73,10 +73,10 @@ pub(crate) fn check(q: &Query) -> Result<(), Violation> {
 
 /// Checked once, before anything recurses over the expression.
 fn check_depth(e: &Expr, call: &'static str) -> Result<(), Violation> {
-    if e.depth() > MAX_DEPTH + 1 {
+    if e.depth() > MAX_EXPR_DEPTH + 1 {
         return Err(violation(
             call,
-            format!("expressions nest at most {MAX_DEPTH} levels deep"),
+            format!("expressions nest at most {MAX_EXPR_DEPTH} levels deep"),
         ));
     }
     Ok(())
@@ -99,7 +99,7 @@ fn check_expr(e: &Expr, call: &'static str) -> Result<(), Violation> {
                     format!(
                         "invalid regular expression for {}: {}",
                         p.path,
-                        super::parser::regex_reason(&e)
+                        super::error::regex_reason(&e)
                     ),
                 )
             }),
@@ -176,13 +176,13 @@ fn read_calls(q: &Query) -> Vec<&'static str> {
     v
 }
 
-fn check_write(q: &Query, w: &Write) -> Result<(), Violation> {
+fn check_write(q: &Query, w: &Mutation) -> Result<(), Violation> {
     let name: &'static str = match w {
-        Write::Insert(_) => "insert",
-        Write::Update { set, .. } if !set.is_empty() => "set",
-        Write::Update { .. } => "unset",
-        Write::Replace(_) => "replace",
-        Write::Delete => "delete",
+        Mutation::Insert(_) => "insert",
+        Mutation::Update { set, .. } if !set.is_empty() => "set",
+        Mutation::Update { .. } => "unset",
+        Mutation::Replace(_) => "replace",
+        Mutation::Delete => "delete",
     };
     if let Some(other) = read_calls(q).first() {
         return Err(violation(
@@ -191,7 +191,7 @@ fn check_write(q: &Query, w: &Write) -> Result<(), Violation> {
         ));
     }
     match w {
-        Write::Insert(docs) => {
+        Mutation::Insert(docs) => {
             if q.filter.is_some() || q.id.is_some() || q.all {
                 return Err(violation(
                     "insert",
@@ -212,7 +212,7 @@ fn check_write(q: &Query, w: &Write) -> Result<(), Violation> {
             }
             Ok(())
         }
-        Write::Replace(_) => {
+        Mutation::Replace(_) => {
             if q.id.is_none() {
                 return Err(violation(
                     "replace",
@@ -221,14 +221,14 @@ fn check_write(q: &Query, w: &Write) -> Result<(), Violation> {
             }
             Ok(())
         }
-        Write::Update { set, unset } => {
+        Mutation::Update { set, unset } => {
             need_selection(q, name)?;
             if set.is_empty() && unset.is_empty() {
                 return Err(violation(name, "set(...) needs at least one field"));
             }
             check_update_paths(set, unset)
         }
-        Write::Delete => need_selection(q, "delete"),
+        Mutation::Delete => need_selection(q, "delete"),
     }
 }
 

@@ -9,7 +9,7 @@ mod record;
 mod replay;
 
 pub(crate) use record::{MAX_PAYLOAD, payload_len};
-pub(crate) use replay::{read_records, replay};
+pub(crate) use replay::{ReplayOutcome, read_records, replay};
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -86,6 +86,15 @@ pub(crate) struct Wal {
     syncs: AtomicU64,
     synced_records: AtomicU64,
     buf: Mutex<Vec<u8>>,
+}
+
+/// The WAL's sync counters, from [`Wal::sync_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Syncs run.
+    pub syncs: u64,
+    /// Records those syncs made durable.
+    pub records: u64,
 }
 
 impl Wal {
@@ -201,12 +210,12 @@ impl Wal {
         self.wait_durable(self.written.load(Ordering::Acquire))
     }
 
-    /// (number of syncs, records they covered): the average group size is their ratio.
-    pub fn sync_stats(&self) -> (u64, u64) {
-        (
-            self.syncs.load(Ordering::Relaxed),
-            self.synced_records.load(Ordering::Relaxed),
-        )
+    /// How many syncs ran and how many records they covered (the ratio is the average group).
+    pub fn sync_stats(&self) -> SyncStats {
+        SyncStats {
+            syncs: self.syncs.load(Ordering::Relaxed),
+            records: self.synced_records.load(Ordering::Relaxed),
+        }
     }
 
     /// Deletes segments all of whose records are at or below `checkpoint`.

@@ -216,13 +216,3 @@ fn garbage_instead_of_a_data_file_is_refused() {
         Err(Error::Corruption { .. })
     ));
 }
-
-#[test]
-fn a_second_open_of_the_same_directory_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let _db = Db::open(dir.path(), options()).expect("open");
-    assert!(matches!(
-        Db::open(dir.path(), options()),
-        Err(Error::FailedPrecondition(_))
-    ));
-}

@@ -18,6 +18,5 @@ mod pipeline;
 mod pipeline_query;
 mod query;
 mod shutdown;
-mod throughput;
 mod tls_reload;
 mod users;

@@ -8,7 +8,7 @@ use bson::RawBson;
 
 use crate::query::error::QueryError;
 use crate::query::planner::Access;
-use crate::query::source::{DocIter, StoreSource};
+use crate::query::source::{DocStream, StoreSource};
 use crate::value::{compare, lookup_id};
 
 /// An `_id`, ordered by the value order (for duplicate removal).
@@ -39,7 +39,7 @@ pub(super) fn open<'s>(
     source: &'s dyn StoreSource,
     access: &'s Access,
     examined: &'s Cell<u64>,
-) -> Result<DocIter<'s>, QueryError> {
+) -> Result<DocStream<'s>, QueryError> {
     let inner = open_uncounted(source, access)?;
     Ok(Box::new(
         inner.inspect(move |_| examined.set(examined.get() + 1)),
@@ -49,7 +49,7 @@ pub(super) fn open<'s>(
 fn open_uncounted<'s>(
     source: &'s dyn StoreSource,
     access: &'s Access,
-) -> Result<DocIter<'s>, QueryError> {
+) -> Result<DocStream<'s>, QueryError> {
     Ok(match access {
         Access::Scan => source.scan()?,
         Access::Empty => Box::new(std::iter::empty()),

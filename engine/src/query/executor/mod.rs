@@ -7,7 +7,7 @@ mod write;
 
 use super::error::QueryError;
 use super::eval::Filter;
-use super::ir::{Expr, Op, Query, Write};
+use super::ir::{Expr, Mutation, Op, Query};
 use super::planner::{self, Access, Plan};
 use super::result::{Explain, QueryResult};
 use super::source::{StoreSource, StoreWriter};
@@ -31,7 +31,7 @@ pub fn execute(
         .map(Filter::compile)
         .transpose()?;
     let plan = match &query.write {
-        Some(Write::Insert(_)) => Plan {
+        Some(Mutation::Insert(_)) => Plan {
             access: Access::Empty,
             estimated: 0,
             ordered: false,

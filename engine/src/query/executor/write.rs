@@ -8,7 +8,7 @@ use bson::{Bson, Document, RawDocumentBuf};
 use super::read::{ReadStats, matching_documents};
 use crate::query::error::QueryError;
 use crate::query::eval::Filter;
-use crate::query::ir::Write;
+use crate::query::ir::Mutation;
 use crate::query::planner::Plan;
 use crate::query::result::QueryResult;
 use crate::query::source::{StoreSource, StoreWriter, WriteOp};
@@ -25,18 +25,18 @@ pub(super) struct WritePlan {
 /// Computes the operations of a write (reading the selected documents).
 pub(super) fn plan_write(
     source: &dyn StoreSource,
-    write: &Write,
+    write: &Mutation,
     plan: &Plan,
     filter: Option<&Filter>,
     stats: &mut ReadStats,
 ) -> Result<WritePlan, QueryError> {
     stats.order = "none";
     match write {
-        Write::Insert(docs) => Ok(WritePlan {
+        Mutation::Insert(docs) => Ok(WritePlan {
             ops: docs.iter().cloned().map(WriteOp::Insert).collect(),
             result: QueryResult::Inserted { ids: Vec::new() },
         }),
-        Write::Delete => {
+        Mutation::Delete => {
             let docs = matching_documents(source, plan, filter, stats)?;
             let ops = docs
                 .iter()
@@ -48,7 +48,7 @@ pub(super) fn plan_write(
                 result: QueryResult::Deleted { deleted },
             })
         }
-        Write::Update { set, unset } => {
+        Mutation::Update { set, unset } => {
             let docs = matching_documents(source, plan, filter, stats)?;
             let matched = docs.len() as u64;
             let mut ops = Vec::new();
@@ -69,7 +69,7 @@ pub(super) fn plan_write(
                 result: QueryResult::Updated { matched, modified },
             })
         }
-        Write::Replace(new) => {
+        Mutation::Replace(new) => {
             let docs = matching_documents(source, plan, filter, stats)?;
             let matched = docs.len() as u64;
             let mut ops = Vec::new();

@@ -3,7 +3,7 @@
 use bson::Bson;
 
 use super::Parser;
-use crate::query::error::ParseError;
+use crate::query::error::{ParseError, regex_reason};
 use crate::query::ir::{Expr, Op};
 use crate::query::lexer::TokenKind;
 use crate::value::FieldPath;
@@ -183,16 +183,4 @@ impl Parser<'_> {
             _ => Err(self.error_here(expected)),
         }
     }
-}
-
-/// The one-line reason of a regex error (`unclosed group`).
-pub(crate) fn regex_reason(e: &regex::Error) -> String {
-    let text = e.to_string();
-    text.lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("error: "))
-        .map_or_else(
-            || text.lines().last().unwrap_or_default().trim().to_string(),
-            str::to_string,
-        )
 }

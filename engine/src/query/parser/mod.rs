@@ -29,15 +29,10 @@ mod literal;
 use bson::Bson;
 
 use super::error::{EXCERPT_CHARS, ParseError, QueryError};
-use super::ir::{Query, Write};
+use super::ir::{MAX_EXPR_DEPTH, Mutation, Query};
 use super::lexer::{Token, TokenKind, found_text, tokenize};
 use super::validate;
 use crate::value::FieldPath;
-
-pub(crate) use expr::regex_reason;
-
-/// The deepest nesting of parentheses, `not`, arrays and documents the parser accepts.
-pub const MAX_DEPTH: usize = 64;
 
 /// Parses and validates YQL text.
 pub fn parse(text: &str) -> Result<Query, QueryError> {
@@ -193,8 +188,8 @@ impl<'a> Parser<'a> {
 
     /// Enters one level of nesting (parentheses, `not`, arrays, documents).
     pub(super) fn enter(&mut self) -> Result<(), ParseError> {
-        if self.depth >= MAX_DEPTH {
-            return Err(self.error_here(&format!("at most {MAX_DEPTH} levels of nesting")));
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(self.error_here(&format!("at most {MAX_EXPR_DEPTH} levels of nesting")));
         }
         self.depth += 1;
         Ok(())
@@ -274,25 +269,25 @@ impl<'a> Parser<'a> {
         let mut q = d.query;
         q.filter = join(d.filters);
         q.having = join(d.havings);
-        let mut writes: Vec<(&'static str, Write)> = Vec::new();
+        let mut writes: Vec<(&'static str, Mutation)> = Vec::new();
         if let Some(docs) = d.insert {
-            writes.push(("insert", Write::Insert(docs)));
+            writes.push(("insert", Mutation::Insert(docs)));
         }
         if d.set.is_some() || d.unset.is_some() {
             let name = if d.set.is_some() { "set" } else { "unset" };
             writes.push((
                 name,
-                Write::Update {
+                Mutation::Update {
                     set: d.set.unwrap_or_default(),
                     unset: d.unset.unwrap_or_default(),
                 },
             ));
         }
         if let Some(doc) = d.replace {
-            writes.push(("replace", Write::Replace(doc)));
+            writes.push(("replace", Mutation::Replace(doc)));
         }
         if d.delete {
-            writes.push(("delete", Write::Delete));
+            writes.push(("delete", Mutation::Delete));
         }
         if writes.len() > 1 {
             let names: Vec<&str> = writes.iter().map(|(n, _)| *n).collect();

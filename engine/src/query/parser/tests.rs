@@ -299,17 +299,17 @@ fn write_calls_parse() {
     let i = q(r#"s.t.insert({"a": 1, "b": {"c": [1, 2]}})"#);
     assert_eq!(
         i.write,
-        Some(Write::Insert(vec![doc! {"a": 1, "b": {"c": [1, 2]}}]))
+        Some(Mutation::Insert(vec![doc! {"a": 1, "b": {"c": [1, 2]}}]))
     );
     let many = q(r#"s.t.insert([{"a": 1}, {"a": 2}])"#);
     assert_eq!(
         many.write,
-        Some(Write::Insert(vec![doc! {"a": 1}, doc! {"a": 2}]))
+        Some(Mutation::Insert(vec![doc! {"a": 1}, doc! {"a": 2}]))
     );
     let s = q(r#"s.t.filter(x = 1).set({"Address.City": "Austin", "n": 2}).unset(old, a.b)"#);
     assert_eq!(
         s.write,
-        Some(Write::Update {
+        Some(Mutation::Update {
             set: vec![
                 (p("Address.City"), "Austin".into()),
                 (p("n"), Bson::Int32(2))
@@ -319,18 +319,21 @@ fn write_calls_parse() {
     );
     assert_eq!(
         q("s.t.get(1).unset(x)").write,
-        Some(Write::Update {
+        Some(Mutation::Update {
             set: vec![],
             unset: vec![p("x")]
         })
     );
     assert_eq!(
         q(r#"s.t.get(1).replace({"a": 1})"#).write,
-        Some(Write::Replace(doc! {"a": 1}))
+        Some(Mutation::Replace(doc! {"a": 1}))
     );
-    assert_eq!(q("s.t.filter(x = 1).delete()").write, Some(Write::Delete));
-    assert_eq!(q("s.t.get(1).delete()").write, Some(Write::Delete));
-    assert_eq!(q("s.t.all().delete()").write, Some(Write::Delete));
+    assert_eq!(
+        q("s.t.filter(x = 1).delete()").write,
+        Some(Mutation::Delete)
+    );
+    assert_eq!(q("s.t.get(1).delete()").write, Some(Mutation::Delete));
+    assert_eq!(q("s.t.all().delete()").write, Some(Mutation::Delete));
     assert!(q(r#"s.t.all().set({"x": 1})"#).all);
     assert!(q("s.t.filter(x = 1).delete().explain()").explain);
 }

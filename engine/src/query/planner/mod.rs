@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use bson::Bson;
 
 use super::ir::{Direction, Expr, Query};
-use super::source::{IndexBound, IndexInfo, StoreSource};
+use super::source::{IndexBound, IndexSummary, StoreSource};
 use crate::value::FieldPath;
 use interval::{Interval, intersect_sets, op_intervals};
 
@@ -142,7 +142,7 @@ pub fn plan(query: &Query, source: &dyn StoreSource) -> Plan {
 }
 
 /// The best index access for an expression and its estimated size, if one exists.
-fn plan_expr(e: &Expr, indexes: &[IndexInfo]) -> Option<(Access, u64)> {
+fn plan_expr(e: &Expr, indexes: &[IndexSummary]) -> Option<(Access, u64)> {
     match e {
         Expr::Pred(_) => plan_and(std::slice::from_ref(e), indexes),
         Expr::And(items) => {
@@ -200,7 +200,7 @@ fn constraints<'e>(items: impl IntoIterator<Item = &'e Expr>) -> HashMap<FieldPa
 
 fn plan_and<E: std::borrow::Borrow<Expr>>(
     items: &[E],
-    indexes: &[IndexInfo],
+    indexes: &[IndexSummary],
 ) -> Option<(Access, u64)> {
     let cons = constraints(items.iter().map(|e| e.borrow()));
     let mut best: Option<(Access, u64, usize)> = None;
@@ -263,7 +263,7 @@ fn ranges_for(prefixes: &[Vec<Bson>], ivs: &[Interval]) -> Vec<Range> {
 /// Points on leading fields then at most one range: the access, its estimate and how many
 /// fields it uses. `None` when the first field is unconstrained.
 fn index_access(
-    index: &IndexInfo,
+    index: &IndexSummary,
     cons: &HashMap<FieldPath, Vec<Interval>>,
 ) -> Option<(Access, u64, usize)> {
     let entries = index.entries;
@@ -351,7 +351,7 @@ fn index_access(
 /// An ordered read of an index whose leading fields are fixed by equalities and whose next field
 /// is the first `orderBy` path (the candidate with the most fixed fields wins), with the number
 /// of entries it covers. Missing and null come last in both directions.
-fn ordered_plan(query: &Query, indexes: &[IndexInfo], total: u64) -> Option<(Access, u64)> {
+fn ordered_plan(query: &Query, indexes: &[IndexSummary], total: u64) -> Option<(Access, u64)> {
     let key = query.order_by.first()?;
     let cons = match &query.filter {
         Some(Expr::And(items)) => {
@@ -362,7 +362,7 @@ fn ordered_plan(query: &Query, indexes: &[IndexInfo], total: u64) -> Option<(Acc
         Some(e @ Expr::Pred(_)) => constraints([e]),
         _ => HashMap::new(),
     };
-    let mut best: Option<(&IndexInfo, Vec<Bson>)> = None;
+    let mut best: Option<(&IndexSummary, Vec<Bson>)> = None;
     for index in indexes {
         let Some(pos) = index.fields.iter().position(|f| *f == key.path) else {
             continue;

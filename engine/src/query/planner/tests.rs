@@ -3,22 +3,22 @@ use bson::{Bson, RawDocumentBuf};
 use super::*;
 use crate::query::error::QueryError;
 use crate::query::parse;
-use crate::query::source::DocIter;
+use crate::query::source::DocStream;
 
 /// Statistics only: the planner never reads documents.
 struct Stats {
-    indexes: Vec<IndexInfo>,
+    indexes: Vec<IndexSummary>,
     count: u64,
 }
 
 impl StoreSource for Stats {
-    fn scan(&self) -> Result<DocIter<'_>, QueryError> {
+    fn scan(&self) -> Result<DocStream<'_>, QueryError> {
         Ok(Box::new(std::iter::empty()))
     }
     fn get(&self, _: &Bson) -> Result<Option<RawDocumentBuf>, QueryError> {
         Ok(None)
     }
-    fn indexes(&self) -> Vec<IndexInfo> {
+    fn indexes(&self) -> Vec<IndexSummary> {
         self.indexes.clone()
     }
     fn index_scan(
@@ -27,7 +27,7 @@ impl StoreSource for Stats {
         _: Option<&IndexBound>,
         _: Option<&IndexBound>,
         _: bool,
-    ) -> Result<DocIter<'_>, QueryError> {
+    ) -> Result<DocStream<'_>, QueryError> {
         Ok(Box::new(std::iter::empty()))
     }
     fn count(&self) -> u64 {
@@ -35,8 +35,8 @@ impl StoreSource for Stats {
     }
 }
 
-fn index(name: &str, fields: &[&str], distinct: u64, unique: bool) -> IndexInfo {
-    IndexInfo {
+fn index(name: &str, fields: &[&str], distinct: u64, unique: bool) -> IndexSummary {
+    IndexSummary {
         name: name.into(),
         fields: fields
             .iter()

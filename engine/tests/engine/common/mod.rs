@@ -9,14 +9,14 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document, RawBson, RawDocumentBuf, oid::ObjectId};
 use shinydb_engine::query::{
-    DocIter, IndexBound, IndexInfo, QueryError, QueryResult, StoreSource, StoreWriter, WriteOp,
-    execute, parse,
+    DocStream, IndexBound, IndexSummary, QueryError, QueryResult, StoreSource, StoreWriter,
+    WriteOp, execute, parse,
 };
 use shinydb_engine::value::{FieldPath, compare, compare_bson, lookup};
 
 /// One secondary index: entries (key values, `_id`, document position) in index order.
 struct MemIndex {
-    info: IndexInfo,
+    info: IndexSummary,
     entries: Vec<(Vec<RawBson>, RawBson, usize)>,
 }
 
@@ -80,7 +80,7 @@ impl MemStore {
             }
         }
         self.indexes.push(MemIndex {
-            info: IndexInfo {
+            info: IndexSummary {
                 name: name.to_string(),
                 fields: paths,
                 unique: false,
@@ -126,7 +126,7 @@ fn prefix_cmp(key: &[RawBson], bound: &[RawBson]) -> Ordering {
 }
 
 impl StoreSource for MemStore {
-    fn scan(&self) -> Result<DocIter<'_>, QueryError> {
+    fn scan(&self) -> Result<DocStream<'_>, QueryError> {
         Ok(Box::new(self.docs.iter().cloned().map(Ok)))
     }
 
@@ -139,7 +139,7 @@ impl StoreSource for MemStore {
             .cloned())
     }
 
-    fn indexes(&self) -> Vec<IndexInfo> {
+    fn indexes(&self) -> Vec<IndexSummary> {
         self.indexes.iter().map(|i| i.info.clone()).collect()
     }
 
@@ -149,7 +149,7 @@ impl StoreSource for MemStore {
         lower: Option<&IndexBound>,
         upper: Option<&IndexBound>,
         reverse: bool,
-    ) -> Result<DocIter<'_>, QueryError> {
+    ) -> Result<DocStream<'_>, QueryError> {
         let idx = self
             .indexes
             .iter()
