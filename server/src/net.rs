@@ -205,7 +205,7 @@ pub fn incoming(
             let open = Open(Arc::clone(m));
             match &accept.tls {
                 None => {
-                    let peer = PeerInfo { addr, tls: false };
+                    let peer = PeerInfo { addr };
                     let io = ServerIo::new(Io::Plain(tcp), peer, &accept.kill, open);
                     if tx.send(Ok(io)).await.is_err() {
                         break;
@@ -220,7 +220,7 @@ pub fn incoming(
                     tokio::spawn(async move {
                         match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
                             Ok(Ok(stream)) => {
-                                let peer = PeerInfo { addr, tls: true };
+                                let peer = PeerInfo { addr };
                                 let io =
                                     ServerIo::new(Io::Tls(Box::new(stream)), peer, &kill, open);
                                 let _ = tx.send(Ok(io)).await;

@@ -29,8 +29,6 @@ pub const WRITE_SLOTS: usize = 256;
 pub struct PeerInfo {
     /// The client's address.
     pub addr: SocketAddr,
-    /// Whether the connection uses TLS.
-    pub tls: bool,
 }
 
 /// State shared by every service.
@@ -141,7 +139,7 @@ impl Shared {
         }
         .instrument(span.clone())
         .await;
-        self.finish(method, started, &span, &result);
+        self.record_outcome(method, started, &span, &result);
         result.map(Response::new)
     }
 
@@ -164,12 +162,12 @@ impl Shared {
         let result = with_deadline(deadline, f(peer, req.into_inner()))
             .instrument(span.clone())
             .await;
-        self.finish(method, started, &span, &result);
+        self.record_outcome(method, started, &span, &result);
         result.map(Response::new)
     }
 
     /// Records the outcome of a call.
-    pub fn finish<T>(
+    pub fn record_outcome<T>(
         &self,
         method: &str,
         started: Instant,

@@ -44,7 +44,7 @@ pub(super) fn admin_secret(
         data: Some(BTreeMap::from([
             (
                 "username".to_string(),
-                ByteString(shinydb_server::auth::ADMIN_USER.as_bytes().to_vec()),
+                ByteString(shinydb_server::ADMIN_USER.as_bytes().to_vec()),
             ),
             ("password".to_string(), password),
         ])),

@@ -12,13 +12,7 @@ pub mod roles;
 pub mod store;
 pub mod token;
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    path::Path,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::HashMap, net::IpAddr, path::Path, sync::Arc, time::Duration};
 
 use parking_lot::{Mutex, RwLock};
 use shinydb_engine::Db;
@@ -37,12 +31,9 @@ pub const ADMIN_USER: &str = "admin";
 /// The file holding a generated first admin password, inside the data directory.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch (saturating, as BSON dates are).
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
+    bson::DateTime::now().timestamp_millis()
 }
 
 struct UserEntry {
@@ -485,11 +476,6 @@ impl Auth {
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
-    }
-
-    /// Grants of a user.
-    pub fn grants(&self, name: &str) -> Option<Arc<Vec<Grant>>> {
-        self.grants_of(name)
     }
 
     /// Changes a password. `old` must match unless `None` (an admin changing another user's).

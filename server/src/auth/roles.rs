@@ -176,11 +176,6 @@ impl Principal {
         })
     }
 
-    /// Whether the caller is an administrator of everything.
-    pub fn is_global_admin(&self) -> bool {
-        self.allows(Access::Admin, None)
-    }
-
     /// `PermissionDenied` unless the caller has `access` in `space` (`None`: globally).
     pub fn require(&self, access: Access, space: Option<&str>) -> Result<(), Status> {
         if let Some(s) = space
@@ -243,7 +238,7 @@ mod tests {
         assert!(!rw_a.allows(Access::Read, Some("b")));
         assert!(!rw_a.allows(Access::Read, None));
         let admin = p(vec![g(Role::Admin, None)]);
-        assert!(admin.is_global_admin());
+        assert!(admin.allows(Access::Admin, None));
         assert!(!admin.allows(Access::Read, Some("_system")));
         let e = rw_a
             .require(Access::Admin, Some("a"))

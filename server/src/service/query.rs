@@ -245,7 +245,7 @@ impl query_server::Query for QueryService {
         }
         .instrument(span.clone())
         .await;
-        s.finish("Query/Query", started, &span, &result);
+        s.record_outcome("Query/Query", started, &span, &result);
         let chunks = result?;
         Ok(Response::new(Box::pin(futures::stream::iter(
             chunks.into_iter().map(Ok),
