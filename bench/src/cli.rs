@@ -422,7 +422,7 @@ pub async fn execute(cli: Cli) -> Result<(), BenchError> {
             }
             let pki = if a.tls { Some(Pki::new()?) } else { None };
             let host = EchoHost::start(pki.as_ref())?;
-            let uri = echo_uri(&host);
+            let uri = host.uri();
             let m = runner::echo(
                 &uri,
                 pki.as_ref().map(|p| p.ca_pem.as_str()),
@@ -436,14 +436,5 @@ pub async fn execute(cli: Cli) -> Result<(), BenchError> {
             Ok(())
         }
         Command::Suite(a) => suite_cmd(a).await,
-    }
-}
-
-/// The URI of an echo server.
-pub fn echo_uri(host: &EchoHost) -> String {
-    if host.tls {
-        format!("https://{}:{}", crate::tls::SERVER_NAME, host.addr.port())
-    } else {
-        format!("http://{}", host.addr)
     }
 }

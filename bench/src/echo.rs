@@ -71,6 +71,17 @@ pub struct EchoHost {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+impl EchoHost {
+    /// The URI clients connect to.
+    pub fn uri(&self) -> String {
+        if self.tls {
+            format!("https://{}:{}", crate::tls::SERVER_NAME, self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
+    }
+}
+
 impl Drop for EchoHost {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {

@@ -242,7 +242,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<SuiteResults, BenchError> {
     let mut echo = Vec::new();
     for tls in [false, true] {
         let host = EchoHost::start(tls.then_some(&pki))?;
-        let uri = crate::cli::echo_uri(&host);
+        let uri = host.uri();
         for &threads in &cfg.threads {
             let m = runner::echo(
                 &uri,
