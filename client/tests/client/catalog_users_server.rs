@@ -2,13 +2,13 @@
 //! statistics), users and roles (own password change, revoke, logout) and the server (info,
 //! statistics without the system space, log level).
 
-use crate::common::Server;
+use crate::common::{Connect, server};
 use shinydb_client::{bson::doc, proto};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_users_and_server_calls() {
-    let s = Server::start();
+    let s = server();
     let c = s.admin();
     c.create_space("inv").await.expect("space");
     c.create_store("inv", "parts").await.expect("store");

@@ -3,12 +3,12 @@
 
 use std::fmt::Write as _;
 
-use crate::common::{Server, admin_cli};
+use crate::common::{admin_cli, server};
 use serde_json::Value;
 
 #[test]
 fn import_export_round_trip_and_bad_lines() {
-    let s = Server::start();
+    let s = server();
     let dir = s.dir.path();
     let mut nd = String::new();
     for i in 0..250 {

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use crate::common::{Server, admin_cli, run};
+use crate::common::{Connect, admin_cli, run, server};
 
 #[test]
 fn spaces_stores_indexes_users_and_keys() {
-    let s = Server::start();
+    let s = server();
     let ok = |args: &[&str]| {
         let (code, out, err) = admin_cli(&s, args);
         assert_eq!(code, 0, "shinydb {args:?}: {err}");
@@ -185,7 +185,7 @@ fn spaces_stores_indexes_users_and_keys() {
 
 #[test]
 fn ping_waits_for_the_server() {
-    let mut s = Server::start();
+    let mut s = server();
     let (code, out, err) = admin_cli(&s, &["ping"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("answered"), "{out}");

@@ -2,7 +2,7 @@
 //! than its stack (in `query` or in the shell) is its own input to refuse: an error naming the
 //! cursor and the usual exit code, never a crash.
 
-use crate::common::{Server, admin_cli, run};
+use crate::common::{Connect, admin_cli, run, server};
 use bson::{RawDocumentBuf, doc};
 
 /// `{"a": {"a": … {"x": 1} …}}` as hex, `levels` deep, built without recursion.
@@ -23,7 +23,7 @@ fn nested_cursor(levels: usize) -> String {
 
 #[test]
 fn a_deeply_nested_cursor_is_an_error_in_query_and_in_the_shell() {
-    let s = Server::start();
+    let s = server();
     assert_eq!(admin_cli(&s, &["space", "create", "s"]).0, 0);
     assert_eq!(admin_cli(&s, &["store", "create", "s.t"]).0, 0);
 

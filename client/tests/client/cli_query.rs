@@ -1,12 +1,12 @@
 //! `shinydb query` and `explain`: JSON and table output, exit codes 0, 1 (server or query
 //! error, message on stderr) and 2 (usage).
 
-use crate::common::{Server, admin_cli, run};
+use crate::common::{Connect, admin_cli, run, server};
 use serde_json::{Value, json};
 
 #[test]
 fn query_prints_json_and_tables_with_exit_codes() {
-    let s = Server::start();
+    let s = server();
     assert_eq!(admin_cli(&s, &["space", "create", "shop"]).0, 0);
     assert_eq!(admin_cli(&s, &["store", "create", "shop.items"]).0, 0);
     let (code, out, err) = admin_cli(

@@ -1,11 +1,11 @@
 //! `shinydb shell` fed from standard input: YQL (also over several lines), dot-commands,
 //! `.help`, errors that do not end the shell, history kept in a file.
 
-use crate::common::{Server, admin_cli, run};
+use crate::common::{Connect, admin_cli, run, server};
 
 #[test]
 fn shell_runs_queries_and_dot_commands() {
-    let s = Server::start();
+    let s = server();
     assert_eq!(admin_cli(&s, &["space", "create", "zoo"]).0, 0);
     let script = "\
 .help

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use crate::common::{ADMIN_PASSWORD, Server};
+use crate::common::{ADMIN_PASSWORD, Ca, Connect, server, server_with};
 use shinydb_client::{Error, RetryPolicy, bson::doc, proto};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_and_no_credentials_are_refused() {
-    let s = Server::start();
+    let s = server();
     let e = s
         .builder()
         .password("admin", "not-the-password")
@@ -39,10 +39,9 @@ async fn wrong_password_and_no_credentials_are_refused() {
         .expect_err("bad API key");
     assert_eq!(e.code(), Code::Unauthenticated, "{e}");
     // A client that trusts another CA cannot connect.
-    let other = tempfile::tempdir().expect("tempdir");
-    let certs = crate::common::Certs::new(other.path());
-    let e = shinydb_client::Client::builder(&s.endpoint())
-        .ca_cert_pem(certs.ca_pem.into_bytes())
+    let other = Ca::new("another CA");
+    let e = shinydb_client::Client::builder(&s.endpoint_uri())
+        .ca_cert_pem(other.pem.into_bytes())
         .password("admin", ADMIN_PASSWORD)
         .retry(RetryPolicy::never())
         .connect()
@@ -53,7 +52,7 @@ async fn wrong_password_and_no_credentials_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_log_in_again_and_expired_keys_fail() {
-    let s = Server::start_with("auth:\n  session_lifetime_seconds: 1\n");
+    let s = server_with("auth:\n  session_lifetime_seconds: 1\n");
     let c = s.admin();
     c.create_space("app").await.expect("space");
     c.create_store("app", "t").await.expect("store");

@@ -1,13 +1,13 @@
 //! Document operations through the pipelined stream: every operation, concurrent callers in
 //! flight together on one connection, scans page by page, atomic batches and metrics.
 
-use crate::common::Server;
+use crate::common::{Connect, server};
 use futures::future::join_all;
 use shinydb_client::{DocId, bson::doc, proto};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_document_operation_over_the_pipeline() {
-    let s = Server::start();
+    let s = server();
     let c = s.admin();
     c.create_space("app").await.expect("space");
     c.create_store("app", "users").await.expect("store");
@@ -111,7 +111,7 @@ async fn every_document_operation_over_the_pipeline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_share_one_stream_and_scans_page() {
-    let s = Server::start();
+    let s = server();
     let c = s
         .builder()
         .password("admin", crate::common::ADMIN_PASSWORD)

@@ -1,7 +1,7 @@
 //! Queries: YQL text and the typed builder give the same results; results stream in chunks
 //! (over the pipeline and over the Query RPC); explain; errors carry the caret message.
 
-use crate::common::Server;
+use crate::common::{Connect, Server, server, server_with};
 use futures::StreamExt;
 use serde_json::json;
 use shinydb_client::{
@@ -32,7 +32,7 @@ async fn seeded(s: &Server) -> shinydb_client::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builder_queries_equal_their_yql() {
     // A small page limit makes every larger find come back in several chunks.
-    let s = Server::start_with("limits:\n  max_page_documents: 7\n");
+    let s = server_with("limits:\n  max_page_documents: 7\n");
     let c = seeded(&s).await;
     let cases: Vec<(QueryBuilder, &str)> = vec![
         (
@@ -122,7 +122,7 @@ async fn builder_queries_equal_their_yql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_explain_and_errors() {
-    let s = Server::start();
+    let s = server();
     let c = seeded(&s).await;
     let ins = c
         .query_typed(

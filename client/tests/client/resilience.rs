@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use crate::common::{ADMIN_PASSWORD, Server};
+use crate::common::{ADMIN_PASSWORD, Connect, server};
 use shinydb_client::{BreakerConfig, BreakerState, Error, RetryPolicy, Timeouts, bson::doc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_retry_through_a_server_restart() {
-    let mut s = Server::start();
+    let mut s = server();
     let c = s
         .builder()
         .password("admin", ADMIN_PASSWORD)
@@ -60,7 +60,7 @@ async fn operations_retry_through_a_server_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_breaker_opens_and_closes() {
-    let mut s = Server::start();
+    let mut s = server();
     let c = s
         .builder()
         .password("admin", ADMIN_PASSWORD)

@@ -1,14 +1,14 @@
 //! Every Catalog RPC: spaces, stores and indexes are created, listed, described and dropped,
 //! and the errors say what was wrong.
 
-use crate::common::{Opts, Server, bson_bytes, sample};
+use crate::common::{Grpc, Server, ServerOptions, bson_bytes, sample};
 use bson::doc;
 use shinydb_proto::v1;
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spaces_stores_and_indexes_have_a_full_lifecycle() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     let cat = &mut c.catalog;
 

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::{Opts, Server, bin};
+use crate::common::{Grpc, Server, ServerOptions, bin};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(bin());
@@ -77,18 +77,18 @@ fn plaintext_off_loopback_needs_allow_insecure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_insecure_serves_plaintext_with_a_warning() {
-    let server = Server::start(Opts {
+    let server = Server::start(ServerOptions {
         tls: false,
         args: vec![
             "--allow-insecure".into(),
             "--listen".into(),
             "0.0.0.0:0".into(),
         ],
-        ..Opts::default()
+        ..ServerOptions::default()
     });
     assert!(
         server
-            .stderr()
+            .log()
             .contains("serving plaintext gRPC on a non-loopback address")
     );
     let uri = format!("http://127.0.0.1:{}", server.grpc.port());
@@ -109,10 +109,10 @@ async fn allow_insecure_serves_plaintext_with_a_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_variables_override_the_file() {
-    let server = Server::start(Opts {
+    let server = Server::start(ServerOptions {
         config_yaml: "limits:\n  max_page_documents: 500\n".into(),
         env: vec![("SHINYDB_LIMITS_MAX_PAGE_DOCUMENTS".into(), "3".into())],
-        ..Opts::default()
+        ..ServerOptions::default()
     });
     let mut c = server.admin().await;
     c.create_store("s", "t").await;

@@ -2,11 +2,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::common::{Load, Opts, Server, all_ids};
+use crate::common::{Grpc, Load, Server, ServerOptions, all_ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_then_restart_keeps_every_acknowledged_write() {
-    let mut server = Server::start(Opts::default());
+    let mut server = Server::start(ServerOptions::default());
     for round in 0..2 {
         let store = format!("t{round}");
         let mut admin = server.admin().await;
@@ -15,7 +15,7 @@ async fn kill_9_under_load_then_restart_keeps_every_acknowledged_write() {
         crate::common::eventually(Duration::from_secs(30), "writes under way", || {
             load.count() > 500
         });
-        server.kill9();
+        server.kill();
         let acked = load.finish(Duration::from_secs(10)).await;
         assert!(acked.len() > 500, "round {round}");
 
@@ -23,7 +23,7 @@ async fn kill_9_under_load_then_restart_keeps_every_acknowledged_write() {
             Arc::clone(&server.dir),
             server.ca.clone(),
             None,
-            Opts::default(),
+            ServerOptions::default(),
         );
         let mut c = server.admin().await;
         let stored = all_ids(&mut c, "crash", &store).await;
@@ -38,9 +38,6 @@ async fn kill_9_under_load_then_restart_keeps_every_acknowledged_write() {
             acked.len(),
             &missing[..missing.len().min(10)]
         );
-        assert!(
-            server.stderr().contains("replayed"),
-            "recovered from the WAL"
-        );
+        assert!(server.log().contains("replayed"), "recovered from the WAL");
     }
 }

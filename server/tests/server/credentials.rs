@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use crate::common::{ADMIN_PASSWORD, Opts, Server};
+use crate::common::{ADMIN_PASSWORD, Grpc, Server, ServerOptions};
 use shinydb_proto::v1::{self, users_client::UsersClient};
 use tonic::{Code, Request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_malformed_and_wrong_credentials_are_refused() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let channel = server.channel().await;
     let mut users = UsersClient::new(channel.clone());
 
@@ -87,7 +87,8 @@ async fn missing_malformed_and_wrong_credentials_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_and_api_keys_expire() {
-    let server = Server::start(Opts::default().config("auth:\n  session_lifetime_seconds: 1\n"));
+    let server =
+        Server::start(ServerOptions::default().config("auth:\n  session_lifetime_seconds: 1\n"));
     let token = server.login("admin", ADMIN_PASSWORD).await.expect("login");
     let mut c = server.clients(&token).await;
     c.users.who_am_i(v1::WhoAmIRequest {}).await.expect("fresh");
@@ -127,7 +128,8 @@ async fn sessions_and_api_keys_expire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_logins_are_rate_limited() {
     let server = Server::start(
-        Opts::default().config("auth:\n  max_failed_logins: 3\n  failed_login_window_seconds: 2\n"),
+        ServerOptions::default()
+            .config("auth:\n  max_failed_logins: 3\n  failed_login_window_seconds: 2\n"),
     );
     for _ in 0..3 {
         let e = server.login("admin", "guess").await.expect_err("wrong");

@@ -1,14 +1,14 @@
 //! Every Documents RPC against the real server over TLS: insert, get, update, replace, delete,
 //! atomic batch and scan, with their results and their errors.
 
-use crate::common::{Opts, Server, bson_bytes, doc_of, iid, sample, sid};
+use crate::common::{Grpc, Server, ServerOptions, bson_bytes, doc_of, iid, sample, sid};
 use bson::{Bson, doc};
 use shinydb_proto::v1::{self, write_op::Op, write_outcome::Outcome};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_round_trip_through_every_rpc() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("shop", "items").await;
 
@@ -200,7 +200,7 @@ async fn documents_round_trip_through_every_rpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn document_errors_name_what_was_wrong() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("shop", "items").await;
 

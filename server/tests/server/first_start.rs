@@ -4,14 +4,14 @@
 
 use std::{os::unix::fs::PermissionsExt, sync::Arc, time::Duration};
 
-use crate::common::{Opts, Server};
+use crate::common::{Grpc, Server, ServerOptions};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_password_is_written_privately_and_logged_once() {
-    let mut server = Server::start(Opts {
+    let mut server = Server::start(ServerOptions {
         admin_password: None,
-        ..Opts::default()
+        ..ServerOptions::default()
     });
     let file = server.data_dir().join("initial-admin-password");
     let mode = std::fs::metadata(&file)
@@ -29,7 +29,7 @@ async fn a_generated_password_is_written_privately_and_logged_once() {
         .await
         .expect("generated password works");
     assert_eq!(
-        server.stderr().matches(&password).count(),
+        server.log().matches(&password).count(),
         1,
         "logged exactly once"
     );
@@ -50,9 +50,9 @@ async fn a_generated_password_is_written_privately_and_logged_once() {
         dir,
         server.ca.clone(),
         None,
-        Opts {
+        ServerOptions {
             admin_password: Some("another-password".into()),
-            ..Opts::default()
+            ..ServerOptions::default()
         },
     );
     again
@@ -60,7 +60,7 @@ async fn a_generated_password_is_written_privately_and_logged_once() {
         .await
         .expect("same password");
     assert!(again.login("admin", "another-password").await.is_err());
-    assert!(!again.stderr().contains(&password));
+    assert!(!again.log().contains(&password));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,10 +68,10 @@ async fn the_password_file_flag_sets_the_first_password() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("pw");
     std::fs::write(&file, "from-a-file-password\n").expect("write");
-    let server = Server::start(Opts {
+    let server = Server::start(ServerOptions {
         admin_password: None,
         args: vec!["--admin-password-file".into(), file.display().to_string()],
-        ..Opts::default()
+        ..ServerOptions::default()
     });
     server
         .login("admin", "from-a-file-password")

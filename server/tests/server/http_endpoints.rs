@@ -2,7 +2,7 @@
 //! histograms, connections, engine statistics); the gRPC health service; server info, stats and
 //! the run-time log level.
 
-use crate::common::{Opts, Server, sample};
+use crate::common::{Grpc, Server, ServerOptions, sample};
 use shinydb_proto::v1;
 use tonic::Code;
 use tonic_health::pb::{
@@ -11,7 +11,7 @@ use tonic_health::pb::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_are_served() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     assert_eq!(server.http_get("/healthz"), (200, "ok\n".into()));
     assert_eq!(server.http_get("/readyz"), (200, "ready\n".into()));
     assert_eq!(server.http_get("/nothing").0, 404);
@@ -66,7 +66,7 @@ async fn health_readiness_and_metrics_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_info_stats_and_log_level() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     let info = c
         .server
@@ -112,7 +112,7 @@ async fn server_info_stats_and_log_level() {
         })
         .await;
     crate::common::eventually(std::time::Duration::from_secs(5), "debug log line", || {
-        server.stderr().contains("request failed")
+        server.log().contains("request failed")
     });
     let e = c
         .server

@@ -2,7 +2,7 @@
 //! setting, bodies that are not protobuf INVALID_ARGUMENT, batches past the limit and pages are
 //! capped, per-request deadlines are honoured.
 
-use crate::common::{Opts, Server, bson_bytes, iid, sample};
+use crate::common::{Grpc, Server, ServerOptions, bson_bytes, iid, sample};
 use bytes::{Buf, BufMut};
 use shinydb_proto::v1::{
     self, PipelineRequest, pipeline_request::Op, pipeline_response::Result as R,
@@ -50,7 +50,7 @@ impl Codec for Raw {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_and_malformed_requests_get_clear_errors() {
-    let server = Server::start(Opts::default().config(
+    let server = Server::start(ServerOptions::default().config(
         "limits:\n  max_message_size: 64KiB\n  max_batch_writes: 10\n  max_page_documents: 100\n",
     ));
     let mut c = server.admin().await;
@@ -180,7 +180,8 @@ async fn oversize_and_malformed_requests_get_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_capped_and_deadlines_honoured() {
-    let server = Server::start(Opts::default().config("limits:\n  max_page_documents: 100\n"));
+    let server =
+        Server::start(ServerOptions::default().config("limits:\n  max_page_documents: 100\n"));
     let mut c = server.admin().await;
     c.create_store("l", "t").await;
     c.insert("l", "t", (0..250).map(sample).collect()).await;
@@ -246,7 +247,7 @@ async fn pages_are_capped_and_deadlines_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_are_refused() {
-    let server = Server::start(Opts::default().config("network:\n  max_connections: 1\n"));
+    let server = Server::start(ServerOptions::default().config("network:\n  max_connections: 1\n"));
     let first = server.channel().await;
     let mut users = v1::users_client::UsersClient::new(first.clone());
     let login = || v1::LoginRequest {
@@ -270,7 +271,7 @@ async fn connections_past_the_cap_are_refused() {
     crate::common::eventually(
         std::time::Duration::from_secs(10),
         "the refusal in the log",
-        || server.stderr().contains("network.max_connections reached"),
+        || server.log().contains("network.max_connections reached"),
     );
     drop(users);
     drop(first);

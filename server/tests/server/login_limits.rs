@@ -3,7 +3,7 @@
 //! right password still works from another address. Names no user can have are refused before
 //! any of that, without echoing megabytes back.
 
-use crate::common::{ADMIN_PASSWORD, Opts, Server};
+use crate::common::{ADMIN_PASSWORD, Grpc, Server, ServerOptions};
 use shinydb_proto::v1::{self, users_client::UsersClient};
 use tonic::Code;
 
@@ -17,7 +17,7 @@ fn login(user: &str, password: &str) -> v1::LoginRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_guesses_get_the_limit_and_do_not_lock_the_user_out() {
     let server = Server::start(
-        Opts::default()
+        ServerOptions::default()
             .config("auth:\n  max_failed_logins: 5\n  failed_login_window_seconds: 600\n"),
     );
     let channel = server.channel().await;
@@ -62,7 +62,7 @@ async fn concurrent_guesses_get_the_limit_and_do_not_lock_the_user_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_no_user_can_have_is_refused_with_a_short_message() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = UsersClient::new(server.channel().await);
     let e = c
         .login(login(&"x".repeat(1 << 20), "whatever-password"))

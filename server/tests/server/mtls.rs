@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{ADMIN_PASSWORD, Ca, Opts, Server};
+use crate::common::{ADMIN_PASSWORD, Ca, Server, ServerOptions};
 use shinydb_proto::v1::{self, users_client::UsersClient};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
@@ -35,9 +35,9 @@ async fn try_login(server: &Server, identity: Option<Identity>) -> Result<(), St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_clients_with_a_certificate_from_the_client_ca_connect() {
-    let server = Server::start(Opts {
+    let server = Server::start(ServerOptions {
         client_ca: true,
-        ..Opts::default()
+        ..ServerOptions::default()
     });
     let client_ca = server.client_ca.clone().expect("client ca");
     let good = client_ca.client("app");

@@ -2,7 +2,7 @@
 //! refused with INVALID_ARGUMENT naming what was too deep, and the server keeps serving: none of
 //! them may overflow a stack and abort the process.
 
-use crate::common::{Opts, Server, iid, sample};
+use crate::common::{Grpc, Server, ServerOptions, iid, sample};
 use bson::{RawDocumentBuf, doc};
 use shinydb_proto::v1::{self, query_request::Query as Q};
 use tonic::Code;
@@ -28,7 +28,7 @@ fn nested_bytes(levels: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_documents_paths_and_cursors_are_refused_and_the_server_keeps_serving() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("s", "t").await;
     c.insert("s", "t", vec![sample(1)]).await;

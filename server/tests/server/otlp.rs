@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{Opts, Server, sample};
+use crate::common::{Grpc, Server, ServerOptions, sample};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -82,7 +82,7 @@ async fn request_spans_are_exported_over_otlp() {
             .await
     });
 
-    let mut server = Server::start(Opts::default().config(&format!(
+    let mut server = Server::start(ServerOptions::default().config(&format!(
         "tracing:\n  otlp_endpoint: http://{addr}\n  service_name: shinydb-test\n"
     )));
     let mut c = server.admin().await;
@@ -102,7 +102,7 @@ async fn request_spans_are_exported_over_otlp() {
     // Shutdown flushes what the batch exporter still holds.
     server.signal(15);
     let code = tokio::task::block_in_place(|| server.wait(Duration::from_secs(30)));
-    assert_eq!(code, Some(0), "{}", server.stderr());
+    assert_eq!(code, Some(0), "{}", server.log());
     crate::common::eventually(Duration::from_secs(10), "spans at the collector", || {
         spans(&collector).iter().any(|s| s.1 == "Documents/Get")
     });

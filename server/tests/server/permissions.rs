@@ -2,7 +2,7 @@
 //! against every operation, in a space the role covers and one it does not. An allowed call must
 //! succeed; a refused one must answer PERMISSION_DENIED.
 
-use crate::common::{ADMIN_PASSWORD, Clients, Opts, Server, bson_bytes, sid};
+use crate::common::{ADMIN_PASSWORD, Clients, Grpc, Server, ServerOptions, bson_bytes, sid};
 use bson::doc;
 use shinydb_proto::v1::{
     self, pipeline_request::Op as POp, pipeline_response::Result as PR, query_request::Query as Q,
@@ -537,7 +537,8 @@ async fn run(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_role_against_every_operation() {
-    let server = Server::start(Opts::default().config("auth:\n  max_failed_logins: 1000\n"));
+    let server =
+        Server::start(ServerOptions::default().config("auth:\n  max_failed_logins: 1000\n"));
     let mut admin = server.admin().await;
     for space in ["a", "b"] {
         admin.create_store(space, "t").await;

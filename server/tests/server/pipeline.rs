@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::common::{ADMIN_PASSWORD, Opts, Server, bson_bytes, doc_of, iid};
+use crate::common::{ADMIN_PASSWORD, Grpc, Server, ServerOptions, bson_bytes, doc_of, iid};
 use bson::doc;
 use shinydb_proto::v1::{
     self, PipelineRequest, pipeline_request::Op, pipeline_response::Result as R,
@@ -39,7 +39,7 @@ fn insert(id: u64, docs: Vec<bson::Document>) -> PipelineRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_requests_in_flight_are_each_answered_once() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("p", "t").await;
 
@@ -96,7 +96,7 @@ async fn thousands_of_requests_in_flight_are_each_answered_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_operation_does_not_hold_back_the_fast_ones() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("p", "t").await;
     c.insert("p", "t", vec![doc! {"_id": 1_i64, "v": 1}]).await;
@@ -134,7 +134,7 @@ async fn a_slow_operation_does_not_hold_back_the_fast_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_per_operation_and_the_stream_goes_on() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("p", "t").await;
     let reqs = vec![
@@ -193,7 +193,8 @@ async fn errors_are_per_operation_and_the_stream_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_needs_credentials_and_checks_them_per_operation() {
-    let server = Server::start(Opts::default().config("auth:\n  session_lifetime_seconds: 1\n"));
+    let server =
+        Server::start(ServerOptions::default().config("auth:\n  session_lifetime_seconds: 1\n"));
     let channel = server.channel().await;
     let mut anonymous = v1::pipeline_client::PipelineClient::new(channel);
     let e = anonymous

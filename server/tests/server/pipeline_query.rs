@@ -2,7 +2,7 @@
 //! responses with the request's id, `more` set on all but the last; a bad query is one error
 //! response and the stream stays open.
 
-use crate::common::{Opts, Server, doc_of};
+use crate::common::{Grpc, Server, ServerOptions, doc_of};
 use bson::doc;
 use shinydb_proto::v1::{
     self, PipelineRequest, pipeline_request::Op, pipeline_response::Result as R, query_chunk,
@@ -25,7 +25,8 @@ fn query(id: u64, yql: &str) -> PipelineRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_results_come_back_in_chunks_tagged_with_the_id() {
-    let server = Server::start(Opts::default().config("limits:\n  max_page_documents: 10\n"));
+    let server =
+        Server::start(ServerOptions::default().config("limits:\n  max_page_documents: 10\n"));
     let mut c = server.admin().await;
     c.create_store("p", "t").await;
     c.insert("p", "t", (0..35).map(|i| doc! {"_id": i, "v": i}).collect())

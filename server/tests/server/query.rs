@@ -1,7 +1,7 @@
 //! The Query service: YQL text and the typed query, every result shape, chunked streaming,
 //! Explain, and parse errors answered with the caret message.
 
-use crate::common::{Opts, Server, doc_of, sample};
+use crate::common::{Grpc, Server, ServerOptions, doc_of, sample};
 use shinydb_engine::query;
 use shinydb_proto::v1::{self, query_chunk::Result as C, query_request::Query as Q};
 use tonic::Code;
@@ -24,7 +24,7 @@ async fn collect(c: &mut crate::common::Clients, req: v1::QueryRequest) -> Vec<v
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_stream_every_result_shape() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("s", "t").await;
     c.insert("s", "t", (0..25).map(sample).collect()).await;
@@ -124,7 +124,7 @@ async fn queries_stream_every_result_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_errors_carry_the_caret_message() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut c = server.admin().await;
     c.create_store("s", "t").await;
 

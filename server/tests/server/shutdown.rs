@@ -8,11 +8,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{Load, Opts, Server, all_ids};
+use crate::common::{Grpc, Load, Server, ServerOptions, all_ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_acknowledged_write() {
-    let mut server = Server::start(Opts::default());
+    let mut server = Server::start(ServerOptions::default());
     let mut admin = server.admin().await;
     admin.create_store("load", "t").await;
     let load = Load::start(&server, 4, "load", "t").await;
@@ -22,11 +22,11 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
 
     server.signal(15);
     let code = tokio::task::block_in_place(|| server.wait(Duration::from_secs(60)));
-    assert_eq!(code, Some(0), "stderr:\n{}", server.stderr());
+    assert_eq!(code, Some(0), "stderr:\n{}", server.log());
     assert!(
-        server.stderr().contains("storage engine closed cleanly"),
+        server.log().contains("storage engine closed cleanly"),
         "{}",
-        server.stderr()
+        server.log()
     );
     let acked = load.finish(Duration::from_secs(10)).await;
     assert!(acked.len() > 300);
@@ -35,14 +35,14 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
         Arc::clone(&server.dir),
         server.ca.clone(),
         None,
-        Opts::default(),
+        ServerOptions::default(),
     );
     // A clean shutdown checkpointed: nothing is left to replay. (The log comes through its own
     // pipe, which may lag behind the listening line on a busy machine.)
     crate::common::eventually(Duration::from_secs(10), "the replay log line", || {
-        again.stderr().contains("replayed=")
+        again.log().contains("replayed=")
     });
-    assert!(again.stderr().contains("replayed=0"), "{}", again.stderr());
+    assert!(again.log().contains("replayed=0"), "{}", again.log());
     let mut c = again.admin().await;
     let stored = all_ids(&mut c, "load", "t").await;
     let missing: Vec<&i64> = acked
@@ -69,13 +69,14 @@ fn hung_client(addr: std::net::SocketAddr) -> std::net::TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_client_delays_shutdown_only_for_the_grace_period() {
-    let mut server = Server::start(Opts::plaintext().config("shutdown:\n  grace_seconds: 2\n"));
+    let mut server =
+        Server::start(ServerOptions::plaintext().config("shutdown:\n  grace_seconds: 2\n"));
     let _hung = hung_client(server.grpc);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     server.signal(15);
     let code = server.wait(Duration::from_secs(20));
-    assert_eq!(code, Some(0), "{}", server.stderr());
+    assert_eq!(code, Some(0), "{}", server.log());
     let took = started.elapsed();
     assert!(
         took >= Duration::from_millis(1500),
@@ -85,7 +86,7 @@ async fn a_hung_client_delays_shutdown_only_for_the_grace_period() {
         took < Duration::from_secs(10),
         "but not past the grace period: {took:?}"
     );
-    let log = server.stderr();
+    let log = server.log();
     assert!(log.contains("after the grace period"), "{log}");
     assert!(
         log.contains("storage engine closed cleanly")
@@ -96,7 +97,8 @@ async fn a_hung_client_delays_shutdown_only_for_the_grace_period() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigterm_exits_at_once() {
-    let mut server = Server::start(Opts::plaintext().config("shutdown:\n  grace_seconds: 120\n"));
+    let mut server =
+        Server::start(ServerOptions::plaintext().config("shutdown:\n  grace_seconds: 120\n"));
     let mut c = server.admin().await;
     c.create_store("s", "t").await;
     c.insert("s", "t", vec![crate::common::sample(1)]).await;
@@ -121,14 +123,15 @@ async fn a_second_sigterm_exits_at_once() {
     let code = server.wait(Duration::from_secs(10));
     assert_eq!(code, Some(1));
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(
-        server.stderr().contains("second signal"),
-        "{}",
-        server.stderr()
-    );
+    assert!(server.log().contains("second signal"), "{}", server.log());
 
     // The acknowledged write is still there (the WAL has it).
-    let again = Server::start_in(Arc::clone(&server.dir), None, None, Opts::plaintext());
+    let again = Server::start_in(
+        Arc::clone(&server.dir),
+        None,
+        None,
+        ServerOptions::plaintext(),
+    );
     let mut c = again.admin().await;
     assert!(c.get("s", "t", crate::common::iid(1)).await.is_some());
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::{ADMIN_PASSWORD, Ca, Clients, Opts, Server, sample};
+use crate::common::{ADMIN_PASSWORD, Ca, Clients, Server, ServerOptions, sample};
 use shinydb_proto::v1::{self, users_client::UsersClient};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
@@ -42,7 +42,7 @@ fn replace(path: &std::path::Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaced_certificates_serve_new_connections_and_old_ones_keep_working() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let old_ca = server.ca.clone().expect("tls");
     let old_channel = connect(&server, &old_ca).await.expect("old CA works");
     let token = login(old_channel.clone()).await.expect("login");
@@ -87,7 +87,7 @@ async fn replaced_certificates_serve_new_connections_and_old_ones_keep_working()
         .await
         .expect("last good certificate");
     login(still).await.expect("still serving");
-    assert!(server.stderr().contains("keeping the previous certificate"));
+    assert!(server.log().contains("keeping the previous certificate"));
 
     // Fixing the files is picked up again.
     let third_ca = Ca::new("Third CA");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::common::{ADMIN_PASSWORD, Opts, Server, sample};
+use crate::common::{ADMIN_PASSWORD, Grpc, Server, ServerOptions, sample};
 use shinydb_proto::v1;
 use tonic::Code;
 
@@ -16,7 +16,7 @@ fn grant(role: v1::Role, space: Option<&str>) -> v1::Grant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_roles_passwords_and_api_keys() {
-    let server = Server::start(Opts::default());
+    let server = Server::start(ServerOptions::default());
     let mut admin = server.admin().await;
     admin.create_store("a", "t").await;
     admin.insert("a", "t", vec![sample(1)]).await;
@@ -332,7 +332,7 @@ async fn users_roles_passwords_and_api_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_and_keys_survive_a_restart_sessions_do_not() {
-    let mut server = Server::start(Opts::default());
+    let mut server = Server::start(ServerOptions::default());
     let mut admin = server.admin().await;
     admin
         .users
@@ -360,7 +360,7 @@ async fn users_and_keys_survive_a_restart_sessions_do_not() {
 
     let dir = Arc::clone(&server.dir);
     let ca = server.ca.clone();
-    let server = Server::start_in(dir, ca, None, Opts::default());
+    let server = Server::start_in(dir, ca, None, ServerOptions::default());
     server
         .login("dora", "dora-password")
         .await
