@@ -34,8 +34,8 @@ mod vlog;
 mod wal;
 
 pub use db::{
-    BackupInfo, Db, DocIter, IndexInfo, LogRecord, QueryFailure, Snapshot, SpaceInfo, Stats,
-    StoreInfo, Update, Write, WriteResult,
+    BackupFile, BackupInfo, BackupSource, Db, DocIter, IndexInfo, LogRecord, QueryFailure,
+    Snapshot, SpaceInfo, Stats, StoreInfo, Update, Write, WriteResult,
 };
 pub use error::{Error, Result};
 pub use options::{Options, SyncMode};

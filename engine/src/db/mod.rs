@@ -8,6 +8,7 @@
 //! Reads: a [`Snapshot`] is the visible sequence number plus an immutable [`ReadState`]
 //! (catalog, memtables, tree version). Taking one is two atomic loads; readers never wait.
 
+mod backup;
 mod catalog;
 mod ddl;
 mod iter;
@@ -39,9 +40,10 @@ use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use tracing::{error, info};
 
+pub use backup::{BackupFile, BackupInfo, BackupSource};
 pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
 pub use query::QueryFailure;
-pub use replication::{BackupInfo, LogRecord};
+pub use replication::LogRecord;
 pub use snapshot::{DocIter, Snapshot};
 pub use stats::Stats;
 pub use write::{Update, Write, WriteResult};

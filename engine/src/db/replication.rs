@@ -1,16 +1,9 @@
-//! What backups and replicas need: the log by sequence number, applying another engine's log,
-//! and a consistent online copy of the files.
+//! What replicas need: the log by sequence number, and applying another engine's log.
 
-use std::{
-    fs::{self, File},
-    io::{Read, Write as _},
-    path::Path,
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use super::{Db, ReadState, snapshot};
 use crate::{
-    btree::PAGE_SIZE,
     error::{Error, Result},
     keys,
     kv::{KvOp, Seq},
@@ -40,15 +33,6 @@ impl LogRecord {
         let (seq, ops) = wal::decode_record(b)?;
         Ok(LogRecord { seq, ops })
     }
-}
-
-/// What [`Db::backup_to`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackupInfo {
-    /// The copy holds exactly the batches up to this sequence number.
-    pub seq: u64,
-    /// Bytes written.
-    pub bytes: u64,
 }
 
 impl Db {
@@ -127,109 +111,4 @@ impl Db {
         drop(w);
         Ok(true)
     }
-
-    /// Writes a consistent copy of the database into the empty directory `dest` while writes
-    /// continue. Opening `dest` gives exactly the state at the returned sequence number.
-    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<BackupInfo> {
-        let dest = dest.as_ref();
-        fs::create_dir_all(dest)
-            .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
-        if fs::read_dir(dest)
-            .map_err(|e| Error::io(format!("listing {}", dest.display()), e))?
-            .next()
-            .is_some()
-        {
-            return Err(Error::FailedPrecondition(format!(
-                "backup target {} is not empty",
-                dest.display()
-            )));
-        }
-        let inner = &self.inner;
-        // Under the tree lock nothing flushes or collects: pin the tree, note the value-log
-        // extent, and read the log the tree does not cover yet.
-        let (tree, segments, records, seq) = {
-            let ts = inner.tree.lock();
-            let seq = self.last_seq();
-            let tree = Arc::clone(&inner.read.load().tree);
-            let (active, active_size) = inner.vlog.active_position();
-            let segments: Vec<(u32, Option<u64>)> = ts
-                .vlog_stats
-                .keys()
-                .map(|s| (*s, (*s == active).then_some(active_size)))
-                .collect();
-            let checkpoint = tree.meta().checkpoint;
-            let records: Vec<(Seq, Vec<KvOp>)> =
-                wal::read_records(&inner.dir, checkpoint, usize::MAX)?
-                    .into_iter()
-                    .take_while(|(s, _)| *s <= seq)
-                    .collect();
-            (tree, segments, records, seq)
-        };
-        let meta = tree.meta();
-        let mut bytes = 0;
-        // The tree's pages are not reused while `tree` is pinned; the meta is rewritten so the
-        // copy opens at exactly this version.
-        let data_len = meta.page_count * PAGE_SIZE as u64;
-        bytes += copy_prefix(
-            &inner.dir.join("data.db"),
-            &dest.join("data.db"),
-            data_len,
-            Some(&meta.encode()),
-        )?;
-        for (seg, len) in segments {
-            let src = inner.vlog.segment_path(seg);
-            let name = src
-                .file_name()
-                .map(|n| n.to_os_string())
-                .unwrap_or_default();
-            let len = match len {
-                Some(l) => l,
-                None => fs::metadata(&src)
-                    .map_err(|e| Error::io(format!("reading {}", src.display()), e))?
-                    .len(),
-            };
-            bytes += copy_prefix(&src, &dest.join(name), len, None)?;
-        }
-        wal::write_segment(dest, meta.checkpoint + 1, &records)?;
-        wal::sync_dir(dest)?;
-        drop(tree);
-        Ok(BackupInfo { seq, bytes })
-    }
-}
-
-/// Copies the first `len` bytes of `src`; `meta`, if given, replaces both meta pages.
-fn copy_prefix(src: &Path, dst: &Path, len: u64, meta: Option<&[u8]>) -> Result<u64> {
-    let ctx = |e| Error::io(format!("copying {} to {}", src.display(), dst.display()), e);
-    let mut input = File::open(src).map_err(ctx)?.take(len);
-    let mut out = File::create(dst).map_err(ctx)?;
-    let mut copied = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = input.read(&mut buf).map_err(ctx)?;
-        if n == 0 {
-            break;
-        }
-        let chunk = &mut buf[..n];
-        if let Some(m) = meta {
-            // Meta pages are the first two pages of the data file.
-            for slot in 0..2u64 {
-                let start = slot * PAGE_SIZE as u64;
-                if start >= copied && start < copied + n as u64 {
-                    let off = (start - copied) as usize;
-                    let end = (off + m.len()).min(n);
-                    chunk[off..end].copy_from_slice(&m[..end - off]);
-                }
-            }
-        }
-        out.write_all(chunk).map_err(ctx)?;
-        copied += n as u64;
-    }
-    if copied != len {
-        return Err(Error::corruption(
-            src,
-            format!("expected {len} bytes, found {copied}"),
-        ));
-    }
-    out.sync_all().map_err(ctx)?;
-    Ok(copied)
 }

@@ -239,23 +239,13 @@ impl Wal {
     }
 }
 
-/// Writes a complete, synced segment holding `records` (for backups).
-pub(crate) fn write_segment(
-    dir: &Path,
-    first_seq: Seq,
-    records: &[(Seq, Vec<KvOp>)],
-) -> Result<()> {
-    let path = dir.join(segment_name(first_seq));
+/// A whole segment holding `records` (which start at `first_seq`): its header and records.
+pub(crate) fn encode_segment(first_seq: Seq, records: &[(Seq, Vec<KvOp>)]) -> Vec<u8> {
     let mut buf = record::encode_header(first_seq).to_vec();
     for (seq, ops) in records {
         record::encode_record(*seq, ops, &mut buf);
     }
-    let mut f =
-        File::create(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(&buf)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    sync_dir(dir)
+    buf
 }
 
 /// Encodes one record (for shipping a batch to a replica).
