@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "users",
         "server",
         "pipeline",
+        "backup",
     ]
     .iter()
     .map(|f| dir.join("shinydb/v1").join(format!("{f}.proto")))

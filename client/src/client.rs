@@ -4,9 +4,9 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use futures::{Stream, StreamExt};
 use shinydb_proto::v1::{
-    self, catalog_client::CatalogClient, pipeline_request::Op, pipeline_response::Result as R,
-    query_client::QueryClient, query_request, server_client::ServerClient,
-    users_client::UsersClient,
+    self, backups_client::BackupsClient, catalog_client::CatalogClient, pipeline_request::Op,
+    pipeline_response::Result as R, query_client::QueryClient, query_request,
+    server_client::ServerClient, users_client::UsersClient,
 };
 use tonic::{Code, Status, transport::Channel};
 
@@ -774,6 +774,33 @@ impl Client {
             )
             .await?;
         Ok(r.keys)
+    }
+
+    // ---- Backups ----
+
+    /// Takes an online base backup to the server's configured store (global admin); answers
+    /// when its manifest is written. Not retried: a second attempt would be a second backup.
+    pub async fn create_backup(&self) -> Result<v1::BackupSummary> {
+        self.unary(
+            "create_backup",
+            Idempotency::NotIdempotent,
+            v1::CreateBackupRequest {},
+            |ch, r| async move { BackupsClient::new(ch).create(r).await },
+        )
+        .await
+    }
+
+    /// The backups in the server's store, newest first (global admin).
+    pub async fn list_backups(&self) -> Result<Vec<v1::BackupSummary>> {
+        let r = self
+            .unary(
+                "list_backups",
+                Idempotency::Idempotent,
+                v1::ListBackupsRequest {},
+                |ch, r| async move { BackupsClient::new(ch).list(r).await },
+            )
+            .await?;
+        Ok(r.backups)
     }
 
     // ---- Server ----

@@ -13,10 +13,10 @@ use crate::config::Overrides;
 #[command(name = "shinydb-server", version, about)]
 pub struct Cli {
     /// YAML configuration file (see --print-default-config).
-    #[arg(long, env = "SHINYDB_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "SHINYDB_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Directory holding the database files [config: data_dir; default ./shinydb-data].
-    #[arg(long, env = "SHINYDB_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "SHINYDB_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// gRPC address [config: network.listen; default 127.0.0.1:23469].
     #[arg(long, env = "SHINYDB_LISTEN", value_name = "ADDR")]
@@ -48,6 +48,42 @@ pub struct Cli {
     /// Print the documented default configuration and exit.
     #[arg(long)]
     pub print_default_config: bool,
+    /// Something other than serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `shinydb-server` does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Restores a base backup into --data-dir, then exits. The store and its options come
+    /// from the same configuration (file, SHINYDB_BACKUP_* variables) as the server's.
+    Restore(RestoreArgs),
+}
+
+/// `shinydb-server restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup store (overrides backup.store): s3://bucket/prefix or file:///path.
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// The backup to restore (see `shinydb backup list`).
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "latest",
+        required_unless_present = "latest"
+    )]
+    pub backup: Option<String>,
+    /// Restore the newest complete backup.
+    #[arg(long)]
+    pub latest: bool,
+    /// Replace a data directory that holds data (moved aside, removed after the swap).
+    #[arg(long)]
+    pub replace: bool,
+    /// Chunks downloaded at once [default: backup.parallelism].
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
 }
 
 fn path(p: &std::path::Path) -> Value {
@@ -84,6 +120,9 @@ impl Cli {
         }
         if let Some(v) = &self.log_level {
             o.push(("logging.level", Value::String(v.clone())));
+        }
+        if let Some(Command::Restore(RestoreArgs { from: Some(v), .. })) = &self.command {
+            o.push(("backup.store", Value::String(v.clone())));
         }
         o
     }

@@ -88,6 +88,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// OpenTelemetry trace export.
     pub tracing: TracingConfig,
+    /// Backups to object storage.
+    pub backup: BackupConfig,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             logging: LoggingConfig::default(),
             tracing: TracingConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -306,6 +309,53 @@ impl Default for GcConfig {
     }
 }
 
+/// Backups to object storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where backups go: `s3://bucket/prefix` or `file:///absolute/path`; `None`: off.
+    pub store: Option<String>,
+    /// The S3 endpoint URL, for S3-compatible servers; `None`: AWS.
+    pub endpoint: Option<String>,
+    /// The S3 region.
+    pub region: String,
+    /// Path-style S3 requests (`endpoint/bucket/key`), as most S3-compatible servers need.
+    pub path_style: bool,
+    /// Allow plain HTTP to the endpoint.
+    pub allow_http: bool,
+    /// PEM certificates to trust for the endpoint (a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// File holding the access key id (a mounted Secret); re-read by every backup and
+    /// restore. `None`: `AWS_ACCESS_KEY_ID` and the other usual AWS variables.
+    pub access_key_id_file: Option<PathBuf>,
+    /// File holding the secret access key; re-read like `access_key_id_file`.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Raw bytes per uploaded chunk (each one zstd frame).
+    pub chunk_size: ByteSize,
+    /// Chunks uploaded or downloaded at once.
+    pub parallelism: u32,
+    /// zstd level of the chunks, 1 to 19.
+    pub compression_level: i32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            store: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            path_style: false,
+            allow_http: false,
+            ca_file: None,
+            access_key_id_file: None,
+            secret_access_key_file: None,
+            chunk_size: ByteSize(16 << 20),
+            parallelism: 4,
+            compression_level: 3,
+        }
+    }
+}
+
 /// Graceful shutdown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -456,6 +506,34 @@ impl Config {
                 ),
             ));
         }
+        if let Some(store) = &self.backup.store
+            && !(store.starts_with("s3://") || store.starts_with("file:///"))
+        {
+            return Err(ConfigError::key(
+                "backup.store",
+                format!("{store:?} is neither s3://bucket/prefix nor file:///absolute/path"),
+            ));
+        }
+        if self.backup.access_key_id_file.is_some() != self.backup.secret_access_key_file.is_some()
+        {
+            return Err(ConfigError::key(
+                "backup.access_key_id_file",
+                "access_key_id_file and secret_access_key_file go together",
+            ));
+        }
+        if !(1..=19).contains(&self.backup.compression_level) {
+            return Err(ConfigError::key(
+                "backup.compression_level",
+                "must be between 1 and 19",
+            ));
+        }
+        if !(1 << 20..=1 << 30).contains(&self.backup.chunk_size.0) {
+            return Err(ConfigError::key(
+                "backup.chunk_size",
+                "must be between 1MiB and 1GiB",
+            ));
+        }
+        positive("backup.parallelism", self.backup.parallelism.into())?;
         positive(
             "network.max_concurrent_streams",
             self.network.max_concurrent_streams.into(),
@@ -777,6 +855,22 @@ mod tests {
         assert!(e.to_string().contains("storage.compression_level"), "{e}");
         let e = load("network:\n  listen: nowhere\n", &[]).expect_err("must fail");
         assert!(e.to_string().contains("network.listen"), "{e}");
+        for (yaml, key) in [
+            ("backup:\n  store: ftp://x\n", "backup.store"),
+            ("backup:\n  store: file://relative\n", "backup.store"),
+            (
+                "backup:\n  access_key_id_file: /k\n",
+                "backup.access_key_id_file",
+            ),
+            ("backup:\n  chunk_size: 1KiB\n", "backup.chunk_size"),
+            ("backup:\n  parallelism: 0\n", "backup.parallelism"),
+        ] {
+            let e = load(yaml, &[]).expect_err(yaml);
+            assert!(e.to_string().contains(key), "{yaml}: {e}");
+        }
+        let c = load("", &[("SHINYDB_BACKUP_STORE", "s3://b/p")])
+            .expect("a store from the environment");
+        assert_eq!(c.backup.store.as_deref(), Some("s3://b/p"));
     }
 
     #[test]

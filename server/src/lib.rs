@@ -6,6 +6,7 @@
 //! the engine. `http` serves health and `metrics`; [`telemetry`] sets up logs and traces.
 
 mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 mod error;

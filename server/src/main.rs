@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use shinydb_server::{
-    cli::Cli,
+    backup::{Location, RestoreTarget},
+    cli::{Cli, Command, RestoreArgs},
     config::{Config, DEFAULT_CONFIG_YAML},
     server::{self, RunContext},
     telemetry,
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // One TLS crypto provider for the process: the gRPC listener and the object-store client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let admin_password = std::env::var("SHINYDB_ADMIN_PASSWORD").ok();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,6 +54,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(Command::Restore(args)) = &cli.command {
+            let code = restore(&config, args).await;
+            telemetry.shutdown();
+            return code;
+        }
         let ctx = RunContext {
             log: telemetry.log.clone(),
             admin_password,
@@ -71,4 +79,39 @@ fn main() -> ExitCode {
     // Tasks of connections cut at the end of the grace period are dropped here, boundedly.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     code
+}
+
+/// `shinydb-server restore`: restores a backup into the configured data directory.
+async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
+    let target = match &args.backup {
+        Some(id) => RestoreTarget::Id(id.clone()),
+        None => RestoreTarget::Latest,
+    };
+    let parallel = args
+        .parallel
+        .unwrap_or(usize::try_from(config.backup.parallelism).unwrap_or(1));
+    let result = match Location::open(&config.backup) {
+        Ok(loc) => {
+            shinydb_server::backup::restore(&loc, &target, &config.data_dir, args.replace, parallel)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(s) => {
+            println!(
+                "restored backup {} into {}: sequence number {}, {} bytes in {:.1} s",
+                s.id,
+                config.data_dir.display(),
+                s.seq,
+                s.bytes,
+                s.seconds
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("shinydb-server restore: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -10,9 +10,9 @@ use std::{
 
 use shinydb_engine::Db;
 use shinydb_proto::v1::{
-    catalog_server::CatalogServer, documents_server::DocumentsServer,
-    pipeline_server::PipelineServer, query_server::QueryServer, server_server::ServerServer,
-    users_server::UsersServer,
+    backups_server::BackupsServer, catalog_server::CatalogServer,
+    documents_server::DocumentsServer, pipeline_server::PipelineServer, query_server::QueryServer,
+    server_server::ServerServer, users_server::UsersServer,
 };
 use tokio::{
     net::TcpListener,
@@ -26,14 +26,15 @@ use tracing::{info, warn};
 
 use crate::{
     auth::Auth,
+    backup::Backups,
     config::Config,
     error::ServerError,
     http,
     metrics::Metrics,
     net::{self, Accept},
     service::{
-        catalog::CatalogService, documents::DocumentsService, query::QueryService,
-        server::ServerService, stream::PipelineService, users::UsersService,
+        backup::BackupsService, catalog::CatalogService, documents::DocumentsService,
+        query::QueryService, server::ServerService, stream::PipelineService, users::UsersService,
     },
     state::{Shared, State, stopped},
     status_layer,
@@ -140,6 +141,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     health.set_serving::<QueryServer<QueryService>>().await;
     health.set_serving::<UsersServer<UsersService>>().await;
     health.set_serving::<ServerServer<ServerService>>().await;
+    health.set_serving::<BackupsServer<BackupsService>>().await;
     health
         .set_serving::<PipelineServer<PipelineService>>()
         .await;
@@ -187,7 +189,11 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             PipelineServer::new(PipelineService::new(Arc::clone(&state)))
                 .max_decoding_message_size(max_msg)
                 .max_encoding_message_size(max_msg),
-        );
+        )
+        .add_service(BackupsServer::new(BackupsService::new(
+            Arc::clone(&state),
+            Arc::new(Backups::new(Arc::clone(&db), cfg.backup.clone())),
+        )));
     let kill = CancellationToken::new();
     let incoming = net::incoming(
         grpc_listener,

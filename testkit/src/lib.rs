@@ -3,6 +3,7 @@
 //! [`Server`] starts the real `shinydb-server` binary on free loopback ports, with a temporary
 //! data directory and TLS certificates from a [`Ca`] made at test time; each crate's tests add
 //! their own way of talking to it (generated gRPC clients, the client library, the CLI).
+//! [`S3Server`] is a real S3-compatible server (moto's) for backup tests.
 //! Failures panic with what went wrong: these are test helpers.
 
 #![expect(
@@ -12,12 +13,14 @@
 
 mod certs;
 mod http;
+mod s3;
 mod server;
 
 use std::time::{Duration, Instant};
 
 pub use certs::{Ca, Leaf};
 pub use http::http_get;
+pub use s3::S3Server;
 pub use server::{ADMIN_PASSWORD, Server, ServerOptions, workspace_bin};
 
 /// Polls `f` every 25 ms until it is true; panics naming `what` after `timeout`.

@@ -1,6 +1,7 @@
 //! Integration tests of the client library and the `shinydb` command line against the real server: one binary, a module per behaviour.
 
 mod catalog_users_server;
+mod cli_backup;
 mod cli_import_export;
 mod cli_manage;
 mod cli_nesting;

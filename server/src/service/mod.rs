@@ -2,6 +2,7 @@
 //! [`crate::state::Shared::unary`], checks the permission matrix ([`crate::auth::roles`]) and
 //! calls the engine.
 
+pub mod backup;
 pub mod catalog;
 pub mod convert;
 pub mod documents;

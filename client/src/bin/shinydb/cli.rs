@@ -145,6 +145,9 @@ pub enum Command {
     /// API keys.
     #[command(subcommand)]
     Apikey(ApiKeyCmd),
+    /// Backups to the server's object store (global admin).
+    #[command(subcommand)]
+    Backup(BackupCmd),
     /// The server's version, uptime and (for admins) statistics.
     Status,
     /// Exits 0 once the server answers its health check.
@@ -284,6 +287,15 @@ pub enum UserCmd {
         /// The user name.
         name: String,
     },
+}
+
+/// `backup ...`.
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Takes an online base backup now and prints it when its manifest is written.
+    Create,
+    /// Lists the backups in the store, newest first.
+    List,
 }
 
 /// `apikey ...`.

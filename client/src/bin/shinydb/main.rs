@@ -46,6 +46,7 @@ pub async fn run_command(c: &Client, cmd: Command) -> CliResult<String> {
         Command::Index(cmd) => manage::index(c, cmd).await,
         Command::User(cmd) => manage::user(c, cmd).await,
         Command::Apikey(cmd) => manage::apikey(c, cmd).await,
+        Command::Backup(cmd) => manage::backup(c, cmd).await,
         Command::Status => manage::status(c).await,
         Command::Ping { wait } => manage::ping(c, Duration::from_secs(wait)).await,
         Command::Shell => Err(CliError::Usage("the shell does not nest".into())),

@@ -1,4 +1,4 @@
-//! Management subcommands: spaces, stores, indexes, users, API keys, status and ping.
+//! Management subcommands: spaces, stores, indexes, users, API keys, backups, status and ping.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +7,7 @@ use shinydb_client::{Client, Error, proto};
 use tonic::Code;
 
 use crate::{
-    cli::{ApiKeyCmd, IndexCmd, Role, SpaceCmd, StoreCmd, UserCmd},
+    cli::{ApiKeyCmd, BackupCmd, IndexCmd, Role, SpaceCmd, StoreCmd, UserCmd},
     connect::{stdin_line, target},
     error::{CliError, CliResult},
 };
@@ -45,6 +45,16 @@ fn grants(g: &[proto::Grant]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A time as RFC 3339 UTC; `-` for 0 (unknown).
+fn utc(ms: i64) -> String {
+    if ms == 0 {
+        return "-".into();
+    }
+    bson::DateTime::from_millis(ms)
+        .try_to_rfc3339_string()
+        .unwrap_or_else(|_| ms.to_string())
 }
 
 fn millis(ms: i64) -> String {
@@ -189,6 +199,37 @@ pub async fn user(c: &Client, cmd: UserCmd) -> CliResult<String> {
             c.change_password(&name, "", &pw).await?;
             format!("changed the password of {name}")
         }
+    })
+}
+
+/// `backup ...`.
+pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
+    let row = |b: proto::BackupSummary| {
+        vec![
+            b.id,
+            b.state,
+            b.seq.to_string(),
+            utc(b.started_at_ms),
+            utc(b.ended_at_ms),
+            b.raw_bytes.to_string(),
+            b.stored_bytes.to_string(),
+        ]
+    };
+    let header = [
+        "id",
+        "state",
+        "seq",
+        "started",
+        "ended",
+        "raw bytes",
+        "stored bytes",
+    ];
+    Ok(match cmd {
+        BackupCmd::Create => table(&header, vec![row(c.create_backup().await?)]),
+        BackupCmd::List => table(
+            &header,
+            c.list_backups().await?.into_iter().map(row).collect(),
+        ),
     })
 }
 

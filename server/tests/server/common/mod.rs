@@ -11,10 +11,11 @@ use std::{
 
 use bson::{Document, doc};
 use shinydb_proto::v1::{
-    self, catalog_client::CatalogClient, documents_client::DocumentsClient,
-    pipeline_client::PipelineClient, server_client::ServerClient, users_client::UsersClient,
+    self, backups_client::BackupsClient, catalog_client::CatalogClient,
+    documents_client::DocumentsClient, pipeline_client::PipelineClient,
+    server_client::ServerClient, users_client::UsersClient,
 };
-pub use shinydb_testkit::{ADMIN_PASSWORD, Ca, Server, ServerOptions, eventually};
+pub use shinydb_testkit::{ADMIN_PASSWORD, Ca, S3Server, Server, ServerOptions, eventually};
 use tonic::{
     Request, Status,
     metadata::MetadataValue,
@@ -118,6 +119,7 @@ pub struct Clients {
     pub server: ServerClient<Authed>,
     pub pipeline: PipelineClient<Authed>,
     pub query: v1::query_client::QueryClient<Authed>,
+    pub backups: BackupsClient<Authed>,
     pub channel: Channel,
 }
 
@@ -132,6 +134,7 @@ impl Clients {
             server: ServerClient::new(i(channel.clone())),
             pipeline: PipelineClient::new(i(channel.clone())),
             query: v1::query_client::QueryClient::new(i(channel.clone())),
+            backups: BackupsClient::new(i(channel.clone())),
             channel,
         }
     }

@@ -1,0 +1,51 @@
+//! `shinydb backup create` and `backup list` against a server that backs up into a local
+//! directory; without a configured store both fail, saying what to set.
+
+use crate::common::{admin_cli, server, server_with};
+
+#[test]
+fn backups_are_created_and_listed() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let s = server_with(&format!(
+        "backup:\n  store: file://{}\n",
+        bucket.path().display()
+    ));
+    let ok = |args: &[&str]| {
+        let (code, out, err) = admin_cli(&s, args);
+        assert_eq!(code, 0, "shinydb {args:?}: {err}");
+        out
+    };
+    ok(&["space", "create", "app"]);
+    ok(&["store", "create", "app.items"]);
+    ok(&["query", "app.items.insert({n: 1})"]);
+    let created = ok(&["backup", "create"]);
+    assert!(created.contains("complete"), "{created}");
+    let id = created
+        .lines()
+        .find(|l| l.contains("complete"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|w| w.ends_with(|c: char| c.is_ascii_digit()))
+        })
+        .expect("a backup id")
+        .to_string();
+    let listed = ok(&["backup", "list"]);
+    assert!(listed.contains(&id), "{id} not in:\n{listed}");
+    assert!(
+        bucket
+            .path()
+            .join("base")
+            .join(&id)
+            .join("MANIFEST.json")
+            .exists(),
+        "no manifest for {id}"
+    );
+}
+
+#[test]
+fn without_a_store_a_backup_says_what_to_configure() {
+    let s = server();
+    let (code, _, err) = admin_cli(&s, &["backup", "create"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("backup.store"), "{err}");
+}

@@ -1,0 +1,216 @@
+//! Taking a base backup: the engine's pinned copy, cut into chunks, compressed, hashed and
+//! uploaded in parallel; the manifest last.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use shinydb_engine::{BackupSource, Db};
+use tracing::info;
+
+use super::{
+    BackupError, Listing, Location,
+    manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest},
+};
+use crate::{auth::now_ms, config::BackupConfig};
+
+/// The server's backups: one at a time, to the configured store.
+pub struct Backups {
+    db: Arc<Db>,
+    cfg: BackupConfig,
+    running: tokio::sync::Mutex<()>,
+}
+
+impl Backups {
+    /// Backups of `db` as `cfg` configures them.
+    pub fn new(db: Arc<Db>, cfg: BackupConfig) -> Backups {
+        Backups {
+            db,
+            cfg,
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Takes a base backup now; [`BackupError::Busy`] while another one runs.
+    pub async fn create(&self) -> Result<Manifest, BackupError> {
+        let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
+        let loc = Location::open(&self.cfg)?;
+        create(Arc::clone(&self.db), &loc, &self.cfg).await
+    }
+
+    /// The backups in the store, newest first.
+    pub async fn list(&self) -> Result<Vec<Listing>, BackupError> {
+        Listing::all(&Location::open(&self.cfg)?).await
+    }
+}
+
+/// One chunk to upload: `len` bytes of file `file` from `offset`.
+struct Job {
+    file: usize,
+    index: u64,
+    offset: u64,
+    len: u64,
+}
+
+/// Takes a base backup of `db` into `loc`; returns its manifest once written.
+pub async fn create(
+    db: Arc<Db>,
+    loc: &Location,
+    cfg: &BackupConfig,
+) -> Result<Manifest, BackupError> {
+    let started_at_ms = now_ms();
+    let source = tokio::task::spawn_blocking(move || db.backup_source())
+        .await
+        .map_err(|e| BackupError::Store {
+            store: loc.url().into(),
+            detail: format!("the backup task failed: {e}"),
+        })??;
+    let source = Arc::new(source);
+    let id = format!("{}-{}", utc_stamp(started_at_ms), source.seq());
+    info!(
+        id,
+        seq = source.seq(),
+        bytes = source.total_bytes(),
+        store = loc.url(),
+        "backup started"
+    );
+
+    let chunk = cfg.chunk_size.0.max(1);
+    let jobs: Vec<Job> = source
+        .files()
+        .iter()
+        .enumerate()
+        .flat_map(|(file, f)| {
+            let n = f.len().div_ceil(chunk).max(1);
+            (0..n).map(move |index| Job {
+                file,
+                index,
+                offset: index * chunk,
+                len: chunk.min(f.len() - (index * chunk).min(f.len())),
+            })
+        })
+        .collect();
+    let level = cfg.compression_level;
+    let parallel = usize::try_from(cfg.parallelism).unwrap_or(1).max(1);
+    let id_ref = id.as_str();
+    let chunks: Vec<(usize, ChunkEntry)> = futures::stream::iter(jobs)
+        .map(|job| {
+            let source = Arc::clone(&source);
+            async move {
+                let name = source.files()[job.file].name().to_string();
+                let object = format!("{name}.{}.zst", job.index);
+                let (raw_sha, stored, stored_sha) = tokio::task::spawn_blocking(move || {
+                    read_chunk(&source, job.file, job.offset, job.len, level)
+                })
+                .await
+                .map_err(|e| BackupError::Store {
+                    store: loc.url().into(),
+                    detail: format!("a chunk task failed: {e}"),
+                })??;
+                let stored_len = stored.len() as u64;
+                loc.put(&loc.key(&["base", id_ref, &object]), stored)
+                    .await?;
+                Ok::<_, BackupError>((
+                    job.file,
+                    ChunkEntry {
+                        object,
+                        offset: job.offset,
+                        len: job.len,
+                        stored_len,
+                        sha256: raw_sha,
+                        stored_sha256: stored_sha,
+                    },
+                ))
+            }
+        })
+        .buffered(parallel)
+        .try_collect()
+        .await?;
+
+    let mut files: Vec<FileEntry> = source
+        .files()
+        .iter()
+        .map(|f| FileEntry {
+            name: f.name().to_string(),
+            len: f.len(),
+            chunks: Vec::new(),
+        })
+        .collect();
+    for (file, c) in chunks {
+        files[file].chunks.push(c);
+    }
+    let manifest = Manifest {
+        format: FORMAT,
+        id: id.clone(),
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        seq: source.seq(),
+        started_at_ms,
+        ended_at_ms: now_ms(),
+        compression_level: level,
+        files,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::BadManifest {
+        key: MANIFEST.into(),
+        reason: e.to_string(),
+    })?;
+    loc.put_new(&loc.key(&["base", &id, MANIFEST]), Bytes::from(json))
+        .await?;
+    drop(source);
+    info!(
+        id,
+        seq = manifest.seq,
+        raw_bytes = manifest.raw_bytes(),
+        stored_bytes = manifest.stored_bytes(),
+        seconds = (manifest.ended_at_ms - started_at_ms) as f64 / 1000.0,
+        "backup complete"
+    );
+    Ok(manifest)
+}
+
+/// Reads, hashes and compresses one chunk: (raw SHA-256, stored bytes, stored SHA-256).
+fn read_chunk(
+    source: &BackupSource,
+    file: usize,
+    offset: u64,
+    len: u64,
+    level: i32,
+) -> Result<(String, Bytes, String), BackupError> {
+    let f = &source.files()[file];
+    let mut raw = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    let mut done = 0;
+    while done < raw.len() {
+        let n = source.read_at(f, offset + done as u64, &mut raw[done..])?;
+        if n == 0 {
+            return Err(BackupError::Engine(
+                shinydb_engine::Error::FailedPrecondition(format!(
+                    "{} ended early while it was being backed up",
+                    f.name()
+                )),
+            ));
+        }
+        done += n;
+    }
+    let stored = zstd::bulk::compress(&raw, level).map_err(|source| BackupError::File {
+        what: "compressing a chunk of",
+        path: f.name().into(),
+        source,
+    })?;
+    let stored_sha = hex_sha256(&stored);
+    Ok((hex_sha256(&raw), Bytes::from(stored), stored_sha))
+}
+
+/// SHA-256, lower-case hex.
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `20261201T101500123Z` for a time in milliseconds since the epoch.
+fn utc_stamp(ms: i64) -> String {
+    bson::DateTime::from_millis(ms)
+        .try_to_rfc3339_string()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
+}

@@ -1,0 +1,25 @@
+//! Base backups to object storage, and restoring them.
+//!
+//! A backup streams the engine's pinned, consistent copy ([`shinydb_engine::BackupSource`])
+//! to the store in chunks, without a local staging copy. Under the configured prefix:
+//!
+//! ```text
+//! base/<id>/<file>.<n>.zst    one zstd frame per `backup.chunk_size` raw bytes of <file>
+//! base/<id>/MANIFEST.json     written last, create-only: the commit point of the backup
+//! ```
+//!
+//! A backup without its manifest is incomplete (interrupted) and is never restored. The
+//! manifest lists every chunk with the SHA-256 of its raw and of its stored bytes, so a
+//! restore checks everything it downloads before anything reaches the data directory.
+
+mod create;
+mod error;
+mod location;
+mod manifest;
+mod restore;
+
+pub use create::{Backups, create};
+pub use error::BackupError;
+pub use location::Location;
+pub use manifest::{Listing, ListingState, Manifest};
+pub use restore::{RestoreSummary, RestoreTarget, restore};
