@@ -803,6 +803,35 @@ impl Client {
         Ok(r.backups)
     }
 
+    /// Downloads every chunk of backup `id` and checks its hashes; `deep` also rebuilds the
+    /// data directory beside the server's and opens it (global admin).
+    pub async fn verify_backup(&self, id: &str, deep: bool) -> Result<v1::VerifyBackupResponse> {
+        self.unary(
+            "verify_backup",
+            Idempotency::Idempotent,
+            v1::VerifyBackupRequest {
+                id: id.into(),
+                deep,
+            },
+            |ch, r| async move { BackupsClient::new(ch).verify(r).await },
+        )
+        .await
+    }
+
+    /// Deletes backup `id`: its manifest first, then its chunks (global admin). Returns the
+    /// objects deleted.
+    pub async fn delete_backup(&self, id: &str) -> Result<u64> {
+        let r = self
+            .unary(
+                "delete_backup",
+                Idempotency::Idempotent,
+                v1::DeleteBackupRequest { id: id.into() },
+                |ch, r| async move { BackupsClient::new(ch).delete(r).await },
+            )
+            .await?;
+        Ok(r.objects)
+    }
+
     // ---- Server ----
 
     /// Asks the server's gRPC health service whether it serves; needs no credentials and is

@@ -336,6 +336,31 @@ pub struct BackupConfig {
     pub parallelism: u32,
     /// zstd level of the chunks, 1 to 19.
     pub compression_level: i32,
+    /// Which backups are deleted after each new one.
+    pub retention: RetentionConfig,
+}
+
+/// Which backups are deleted after each new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Complete backups that ended longer ago than this are deleted (0: keep every backup).
+    pub recovery_window_seconds: u64,
+    /// The newest this many complete backups always stay, whatever their age.
+    pub min_backups: u32,
+    /// A backup without a manifest whose newest object is older than this was interrupted and
+    /// is deleted.
+    pub sweep_incomplete_after_seconds: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            recovery_window_seconds: 0,
+            min_backups: 2,
+            sweep_incomplete_after_seconds: 86_400,
+        }
+    }
 }
 
 impl Default for BackupConfig {
@@ -352,6 +377,7 @@ impl Default for BackupConfig {
             chunk_size: ByteSize(16 << 20),
             parallelism: 4,
             compression_level: 3,
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `shinydb backup create` and `backup list` against a server that backs up into a local
-//! directory; without a configured store both fail, saying what to set.
+//! `shinydb backup create`, `list`, `verify` and `delete` against a server that backs up into
+//! a local directory; without a configured store a backup fails, saying what to set.
 
 use crate::common::{admin_cli, server, server_with};
 

@@ -7,11 +7,13 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use shinydb_engine::{BackupSource, Db};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{
-    BackupError, Listing, Location,
+    BackupError, Listing, Location, Verified,
     manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest},
+    restore::verify,
+    retention,
 };
 use crate::{auth::now_ms, config::BackupConfig};
 
@@ -32,11 +34,44 @@ impl Backups {
         }
     }
 
-    /// Takes a base backup now; [`BackupError::Busy`] while another one runs.
+    /// Takes a base backup now, then applies `backup.retention`; [`BackupError::Busy`] while
+    /// another backup runs. A failed retention pass is logged: the backup stands.
     pub async fn create(&self) -> Result<Manifest, BackupError> {
         let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
         let loc = Location::open(&self.cfg)?;
-        create(Arc::clone(&self.db), &loc, &self.cfg).await
+        let manifest = create(Arc::clone(&self.db), &loc, &self.cfg).await?;
+        if let Err(e) = retention::apply(&loc, &self.cfg.retention, now_ms()).await {
+            warn!(error = %e, store = loc.url(), "retention after a backup failed");
+        }
+        Ok(manifest)
+    }
+
+    /// Checks every chunk of backup `id`; `deep` also rebuilds and opens it beside the data
+    /// directory (removed afterwards).
+    pub async fn verify(&self, id: &str, deep: bool) -> Result<Verified, BackupError> {
+        let loc = Location::open(&self.cfg)?;
+        let scratch = deep.then(|| {
+            let dir = self.db.dir();
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "data".into());
+            dir.with_file_name(format!(".{name}.verify-{id}"))
+        });
+        let parallel = usize::try_from(self.cfg.parallelism).unwrap_or(1);
+        verify(&loc, id, scratch.as_deref(), parallel).await
+    }
+
+    /// Deletes backup `id`; returns the objects deleted.
+    pub async fn delete(&self, id: &str) -> Result<u64, BackupError> {
+        let loc = Location::open(&self.cfg)?;
+        match retention::delete(&loc, id).await? {
+            0 => Err(BackupError::NoBackup {
+                wanted: format!("with id {id}"),
+                store: loc.url().into(),
+            }),
+            n => Ok(n),
+        }
     }
 
     /// The backups in the store, newest first.

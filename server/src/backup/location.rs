@@ -3,6 +3,7 @@
 use std::{path::Path, sync::Arc};
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use object_store::{
     ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutPayload, aws::AmazonS3Builder,
     local::LocalFileSystem, path::Path as Key,
@@ -37,7 +38,12 @@ impl Location {
                 path: root.to_path_buf(),
                 source,
             })?;
-            let store = LocalFileSystem::new_with_prefix(root).map_err(|e| bad(e.to_string()))?;
+            // Synced like the data it copies; empty directories left by deletions would list
+            // as backups without a manifest.
+            let store = LocalFileSystem::new_with_prefix(root)
+                .map_err(|e| bad(e.to_string()))?
+                .with_fsync(true)
+                .with_automatic_cleanup(true);
             return Ok(Location {
                 store: Arc::new(store),
                 prefix: Key::default(),
@@ -124,6 +130,29 @@ impl Location {
     pub(crate) async fn get(&self, key: &Key) -> Result<Bytes, BackupError> {
         let r = self.store.get(key).await.map_err(|e| self.err(e))?;
         r.bytes().await.map_err(|e| self.err(e))
+    }
+
+    /// Deletes an object; one that is already gone is not an error.
+    pub(crate) async fn delete(&self, key: &Key) -> Result<(), BackupError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Every object under `parts`: its key and when it was last modified (ms since the epoch).
+    pub(crate) async fn objects(&self, parts: &[&str]) -> Result<Vec<(Key, i64)>, BackupError> {
+        let under = self.key(parts);
+        let metas: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&under))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(metas
+            .into_iter()
+            .map(|m| (m.location, m.last_modified.timestamp_millis()))
+            .collect())
     }
 
     /// The "directories" directly under `parts` (their last segment).

@@ -73,6 +73,7 @@ impl Manifest {
 
     /// Reads the manifest of backup `id`.
     pub async fn load(loc: &Location, id: &str) -> Result<Manifest, BackupError> {
+        check_id(loc, id)?;
         let key = loc.key(&["base", id, MANIFEST]);
         let bytes = loc.get(&key).await?;
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| BackupError::BadManifest {
@@ -89,6 +90,22 @@ impl Manifest {
             });
         }
         Ok(m)
+    }
+}
+
+/// Whether `id` can be a backup id (`<UTC start>-<seq>`: ASCII letters, digits and `-`), so
+/// that no id reaches outside `base/`.
+pub(crate) fn check_id(loc: &Location, id: &str) -> Result<(), BackupError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(BackupError::NoBackup {
+            wanted: format!("with id {id:?} (ids hold only letters, digits and '-')"),
+            store: loc.url().into(),
+        })
     }
 }
 

@@ -10,16 +10,21 @@
 //!
 //! A backup without its manifest is incomplete (interrupted) and is never restored. The
 //! manifest lists every chunk with the SHA-256 of its raw and of its stored bytes, so a
-//! restore checks everything it downloads before anything reaches the data directory.
+//! restore (and `verify`) checks everything it downloads before anything reaches the data
+//! directory. After each backup, `backup.retention` decides what is deleted: complete backups
+//! past the recovery window (never the newest `min_backups`) and interrupted ones past the
+//! sweep age. A deletion removes the manifest first, so a half-deleted backup is incomplete.
 
 mod create;
 mod error;
 mod location;
 mod manifest;
 mod restore;
+mod retention;
 
 pub use create::{Backups, create};
 pub use error::BackupError;
 pub use location::Location;
 pub use manifest::{Listing, ListingState, Manifest};
-pub use restore::{RestoreSummary, RestoreTarget, restore};
+pub use restore::{RestoreSummary, RestoreTarget, Verified, restore, verify};
+pub use retention::{Pruned, delete};

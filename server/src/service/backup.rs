@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use shinydb_proto::v1::{
-    BackupSummary, CreateBackupRequest, ListBackupsRequest, ListBackupsResponse, backups_server,
+    BackupSummary, CreateBackupRequest, DeleteBackupRequest, DeleteBackupResponse,
+    ListBackupsRequest, ListBackupsResponse, VerifyBackupRequest, VerifyBackupResponse,
+    backups_server,
 };
 use tonic::{Request, Response, Status};
 
@@ -36,7 +38,13 @@ impl backups_server::Backups for BackupsService {
         let s = &self.state;
         s.unary("Backups/Create", req, |p, _r| async move {
             p.require(Access::Admin, None)?;
-            let m = self.backups.create().await.map_err(status)?;
+            // Its own task: a deadline or a disconnect ends the wait, not the backup, which
+            // completes (or fails) on its own and is then listed.
+            let backups = Arc::clone(&self.backups);
+            let m = tokio::spawn(async move { backups.create().await })
+                .await
+                .map_err(|e| Status::internal(format!("the backup task failed: {e}")))?
+                .map_err(status)?;
             Ok(summary(&m))
         })
         .await
@@ -53,6 +61,36 @@ impl backups_server::Backups for BackupsService {
             Ok(ListBackupsResponse {
                 backups: all.iter().map(listing).collect(),
             })
+        })
+        .await
+    }
+
+    async fn verify(
+        &self,
+        req: Request<VerifyBackupRequest>,
+    ) -> Result<Response<VerifyBackupResponse>, Status> {
+        let s = &self.state;
+        s.unary("Backups/Verify", req, |p, r| async move {
+            p.require(Access::Admin, None)?;
+            let v = self.backups.verify(&r.id, r.deep).await.map_err(status)?;
+            Ok(VerifyBackupResponse {
+                chunks: v.chunks,
+                raw_bytes: v.raw_bytes,
+                opened: v.opened,
+            })
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        req: Request<DeleteBackupRequest>,
+    ) -> Result<Response<DeleteBackupResponse>, Status> {
+        let s = &self.state;
+        s.unary("Backups/Delete", req, |p, r| async move {
+            p.require(Access::Admin, None)?;
+            let objects = self.backups.delete(&r.id).await.map_err(status)?;
+            Ok(DeleteBackupResponse { objects })
         })
         .await
     }
@@ -88,6 +126,7 @@ fn status(e: BackupError) -> Status {
         BackupError::Unreachable { .. } => Status::unavailable(e.to_string()),
         BackupError::Corrupt { .. } => Status::data_loss(e.to_string()),
         BackupError::Busy => Status::aborted(e.to_string()),
+        BackupError::NoBackup { .. } => Status::not_found(e.to_string()),
         _ => Status::failed_precondition(e.to_string()),
     }
 }

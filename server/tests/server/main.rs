@@ -1,5 +1,6 @@
 //! Integration tests that drive the real `shinydb-server` binary over TLS: one binary, a module per behaviour.
 
+mod backup_lifecycle;
 mod backup_restore;
 mod catalog;
 mod common;

@@ -296,6 +296,19 @@ pub enum BackupCmd {
     Create,
     /// Lists the backups in the store, newest first.
     List,
+    /// Downloads every chunk of a backup and checks its hashes.
+    Verify {
+        /// The backup's id.
+        id: String,
+        /// Also rebuild the data directory beside the server's and open it.
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Deletes a backup (its manifest first, then its chunks).
+    Delete {
+        /// The backup's id.
+        id: String,
+    },
 }
 
 /// `apikey ...`.

@@ -64,6 +64,11 @@ fn run(cli: Cli) -> CliResult<()> {
     let timeouts = match &cli.command {
         Command::Import { .. } | Command::Export { .. } => Some(Timeouts::none()),
         Command::Ping { .. } => Some(Timeouts::fast()),
+        // As long as the server allows (limits.max_deadline_ms); a longer backup goes on.
+        Command::Backup(_) => Some(Timeouts {
+            request: Some(Duration::from_secs(24 * 3600)),
+            ..Timeouts::DEFAULT
+        }),
         _ => None,
     };
     let client = connect::client(&cli.conn, timeouts)?;

@@ -230,6 +230,18 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
             &header,
             c.list_backups().await?.into_iter().map(row).collect(),
         ),
+        BackupCmd::Verify { id, deep } => {
+            let v = c.verify_backup(&id, deep).await?;
+            let opened = if v.opened { ", rebuilt and opened" } else { "" };
+            format!(
+                "backup {id} is intact: {} chunks, {} bytes checked{opened}",
+                v.chunks, v.raw_bytes
+            )
+        }
+        BackupCmd::Delete { id } => {
+            let n = c.delete_backup(&id).await?;
+            format!("deleted backup {id} ({n} objects)")
+        }
     })
 }
 

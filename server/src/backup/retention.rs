@@ -1,0 +1,79 @@
+//! Deleting backups: one on request, and after each new backup what `backup.retention` says
+//! is no longer kept.
+
+use tracing::info;
+
+use super::{
+    BackupError, Listing, ListingState, Location,
+    manifest::{MANIFEST, check_id},
+};
+use crate::config::RetentionConfig;
+
+/// What a retention pass deleted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// Complete backups outside the recovery window.
+    pub complete: Vec<String>,
+    /// Interrupted backups.
+    pub incomplete: Vec<String>,
+}
+
+/// Deletes backup `id`: its manifest first (from then on it is never restored), then every
+/// other object. Returns the number of objects deleted.
+pub async fn delete(loc: &Location, id: &str) -> Result<u64, BackupError> {
+    check_id(loc, id)?;
+    let manifest = loc.key(&["base", id, MANIFEST]);
+    let objects = loc.objects(&["base", id]).await?;
+    loc.delete(&manifest).await?;
+    for (key, _) in objects.iter().filter(|(k, _)| *k != manifest) {
+        loc.delete(key).await?;
+    }
+    Ok(objects.len() as u64)
+}
+
+/// Applies `cfg` at time `now_ms`: complete backups that ended before the window go (never
+/// the newest `min_backups`), and interrupted ones older than the sweep age.
+pub async fn apply(
+    loc: &Location,
+    cfg: &RetentionConfig,
+    now_ms: i64,
+) -> Result<Pruned, BackupError> {
+    let window_ms =
+        i64::try_from(cfg.recovery_window_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let sweep_ms =
+        i64::try_from(cfg.sweep_incomplete_after_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let mut pruned = Pruned::default();
+    let mut complete_seen = 0u32;
+    // Newest first.
+    for listing in Listing::all(loc).await? {
+        match (listing.state, &listing.manifest) {
+            (ListingState::Complete, Some(m)) => {
+                complete_seen += 1;
+                let expired = cfg.recovery_window_seconds > 0
+                    && now_ms.saturating_sub(m.ended_at_ms) > window_ms;
+                if complete_seen > cfg.min_backups && expired {
+                    delete(loc, &listing.id).await?;
+                    pruned.complete.push(listing.id);
+                }
+            }
+            _ => {
+                let newest = loc
+                    .objects(&["base", &listing.id])
+                    .await?
+                    .iter()
+                    .map(|(_, at)| *at)
+                    .max()
+                    .unwrap_or(0);
+                if now_ms.saturating_sub(newest) > sweep_ms {
+                    delete(loc, &listing.id).await?;
+                    pruned.incomplete.push(listing.id);
+                }
+            }
+        }
+    }
+    if !pruned.complete.is_empty() || !pruned.incomplete.is_empty() {
+        info!(complete = ?pruned.complete, incomplete = ?pruned.incomplete, store = loc.url(),
+            "retention deleted backups");
+    }
+    Ok(pruned)
+}

@@ -1,0 +1,217 @@
+//! A backup's life after it is written: a backup cut short by `kill -9` stays incomplete (no
+//! manifest), is never restored and is swept by the next backup's retention pass; retention
+//! keeps the newest `min_backups`; `Verify` checks every chunk (and deep, opens a rebuilt
+//! copy) and names a corrupt one; `Delete` removes a backup's objects.
+
+use std::{path::Path, time::Duration};
+
+use bson::doc;
+use shinydb_proto::v1;
+use tonic::Code;
+
+use crate::common::{Clients, Grpc, Server, ServerOptions, eventually};
+
+async fn backup(c: &mut Clients) -> v1::BackupSummary {
+    c.backups
+        .create(v1::CreateBackupRequest {})
+        .await
+        .expect("backup")
+        .into_inner()
+}
+
+async fn list(c: &mut Clients) -> Vec<v1::BackupSummary> {
+    c.backups
+        .list(v1::ListBackupsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .backups
+}
+
+/// `n` documents of `kib` KiB of text that compresses poorly.
+fn bulky(n: usize, kib: usize) -> Vec<bson::Document> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|i| {
+            let body: String = (0..kib * 1024)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'!' + (x % 90) as u8)
+                })
+                .collect();
+            doc! {"_id": i as i64, "body": body}
+        })
+        .collect()
+}
+
+/// The objects under `base/<id>/` in a `file://` store.
+fn objects(bucket: &Path, id: &str) -> Vec<String> {
+    match std::fs::read_dir(bucket.join("base").join(id)) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    // Slow on purpose: level 19, one 1 MiB chunk at a time.
+    let yaml = format!(
+        "backup:\n  store: file://{}\n  chunk_size: 1MiB\n  parallelism: 1\n  \
+         compression_level: 19\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
+        bucket.path().display()
+    );
+    let mut server = Server::start(ServerOptions::default().config(&yaml));
+    let mut c = server.admin().await;
+    c.create_store("app", "blobs").await;
+    for batch in bulky(24, 512).chunks(4) {
+        c.insert("app", "blobs", batch.to_vec()).await;
+    }
+    let mut running = c.backups.clone();
+    let attempt = tokio::spawn(async move { running.create(v1::CreateBackupRequest {}).await });
+    let base = bucket.path().join("base");
+    let mut id = String::new();
+    eventually(Duration::from_secs(60), "the backup's first chunk", || {
+        let Ok(mut dirs) = std::fs::read_dir(&base) else {
+            return false;
+        };
+        let Some(Ok(dir)) = dirs.next() else {
+            return false;
+        };
+        id = dir.file_name().to_string_lossy().into_owned();
+        objects(bucket.path(), &id)
+            .iter()
+            .any(|o| o.ends_with(".zst"))
+    });
+    server.kill();
+    assert!(
+        attempt.await.expect("task").is_err(),
+        "the killed backup answered"
+    );
+    assert!(
+        !objects(bucket.path(), &id).contains(&"MANIFEST.json".to_string()),
+        "a killed backup has a manifest"
+    );
+
+    server.restart();
+    let mut c = server.admin().await;
+    let listed = list(&mut c).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].id.as_str(), listed[0].state.as_str()),
+        (id.as_str(), "incomplete")
+    );
+    let restored = c
+        .backups
+        .verify(v1::VerifyBackupRequest {
+            id: id.clone(),
+            deep: false,
+        })
+        .await
+        .expect_err("an incomplete backup cannot be verified");
+    assert_eq!(restored.code(), Code::NotFound, "{restored}");
+
+    let next = backup(&mut c).await;
+    assert_eq!(next.state, "complete");
+    let listed = list(&mut c).await;
+    assert_eq!(listed, vec![next], "the interrupted backup was swept");
+    assert!(
+        objects(bucket.path(), &id).is_empty(),
+        "its chunks are gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_newest_min_backups_past_the_window() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let yaml = format!(
+        "backup:\n  store: file://{}\n  retention:\n    recovery_window_seconds: 1\n    \
+         min_backups: 2\n",
+        bucket.path().display()
+    );
+    let server = Server::start(ServerOptions::default().config(&yaml));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    let mut made = Vec::new();
+    for i in 0..3 {
+        c.insert("app", "items", vec![doc! {"_id": i}]).await;
+        made.push(backup(&mut c).await);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let ids: Vec<String> = list(&mut c).await.into_iter().map(|b| b.id).collect();
+    assert_eq!(
+        ids,
+        vec![made[2].id.clone(), made[1].id.clone()],
+        "the newest two stay"
+    );
+    assert!(
+        objects(bucket.path(), &made[0].id).is_empty(),
+        "the oldest is deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_every_chunk_and_delete_removes_the_backup() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let yaml = format!("backup:\n  store: file://{}\n", bucket.path().display());
+    let server = Server::start(ServerOptions::default().config(&yaml));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    c.insert(
+        "app",
+        "items",
+        (0..50).map(|i| doc! {"_id": i, "n": i}).collect(),
+    )
+    .await;
+    let b = backup(&mut c).await;
+    for deep in [false, true] {
+        let v = c
+            .backups
+            .verify(v1::VerifyBackupRequest {
+                id: b.id.clone(),
+                deep,
+            })
+            .await
+            .expect("verify")
+            .into_inner();
+        assert!(v.chunks > 0 && v.raw_bytes == b.raw_bytes, "{v:?}");
+        assert_eq!(v.opened, deep);
+    }
+    let chunk = bucket.path().join("base").join(&b.id).join("data.db.0.zst");
+    let mut bytes = std::fs::read(&chunk).expect("chunk");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&chunk, bytes).expect("overwrite");
+    let e = c
+        .backups
+        .verify(v1::VerifyBackupRequest {
+            id: b.id.clone(),
+            deep: false,
+        })
+        .await
+        .expect_err("a corrupt chunk");
+    assert_eq!(e.code(), Code::DataLoss, "{e}");
+    assert!(e.message().contains("data.db.0.zst"), "{e}");
+
+    let deleted = c
+        .backups
+        .delete(v1::DeleteBackupRequest { id: b.id.clone() })
+        .await
+        .expect("delete")
+        .into_inner();
+    assert!(deleted.objects >= 2, "{deleted:?}");
+    assert!(list(&mut c).await.is_empty());
+    assert!(objects(bucket.path(), &b.id).is_empty());
+    let e = c
+        .backups
+        .delete(v1::DeleteBackupRequest {
+            id: "../etc".into(),
+        })
+        .await
+        .expect_err("not an id");
+    assert_eq!(e.code(), Code::NotFound, "{e}");
+}
