@@ -1,6 +1,6 @@
-//! The HTTP endpoint on the second port: `/healthz` (the process is alive), `/readyz` (it
-//! serves requests: the engine is open, the gRPC listener serves and shutdown has not begun)
-//! and `/metrics` (Prometheus text exposition).
+//! The HTTP endpoint on the second port: `/healthz` (the process is alive and its engine has
+//! not failed), `/readyz` (it serves requests: the engine is open and has not failed, the gRPC
+//! listener serves and shutdown has not begun) and `/metrics` (Prometheus text exposition).
 //!
 //! It starts before the engine opens, so that a long WAL replay at start answers `/healthz`
 //! (alive) and `/readyz` 503 (starting) instead of failing liveness probes.
@@ -49,16 +49,30 @@ pub fn router(status: Arc<Status>) -> Router {
         .with_state(status)
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// Alive, unless the engine failed: it then refuses writes until it is reopened, which a
+/// restart does, so the liveness probe asks for one.
+async fn healthz(AxState(h): AxState<Arc<Status>>) -> (StatusCode, String) {
+    match failure(&h) {
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+        None => (StatusCode::OK, "ok\n".into()),
+    }
 }
 
-async fn readyz(AxState(h): AxState<Arc<Status>>) -> (StatusCode, &'static str) {
-    match h.state.get() {
-        Some(s) if s.shutting_down() => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
-        Some(_) if h.ready.load(Ordering::Acquire) => (StatusCode::OK, "ready\n"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
+async fn readyz(AxState(h): AxState<Arc<Status>>) -> (StatusCode, String) {
+    if let Some(why) = failure(&h) {
+        return (StatusCode::SERVICE_UNAVAILABLE, why);
     }
+    match h.state.get() {
+        Some(s) if s.shutting_down() => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into()),
+        Some(_) if h.ready.load(Ordering::Acquire) => (StatusCode::OK, "ready\n".into()),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "starting\n".into()),
+    }
+}
+
+/// `engine failed: <why>` once the engine has failed.
+fn failure(h: &Status) -> Option<String> {
+    let why = h.state.get()?.db.failure()?;
+    Some(format!("engine failed (restart to recover): {why}\n"))
 }
 
 async fn metrics(AxState(h): AxState<Arc<Status>>) -> impl IntoResponse {

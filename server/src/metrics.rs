@@ -85,7 +85,12 @@ impl Metrics {
             "server certificates loaded after a change on disk",
         )?;
         let sessions = gauge("shinydb_sessions", "active sessions")?;
-        let specs: [(&str, &str, StatFn); 17] = [
+        let specs: [(&str, &str, StatFn); 18] = [
+            (
+                "failed",
+                "1 when the engine failed and refuses writes until a restart",
+                |s| u64::from(s.failed),
+            ),
             ("visible_seq", "newest visible sequence number", |s| {
                 s.visible_seq
             }),

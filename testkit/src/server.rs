@@ -52,6 +52,9 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// `SHINYDB_ADMIN_PASSWORD` for the first start ([`ADMIN_PASSWORD`] by default).
     pub admin_password: Option<String>,
+    /// A command to start the server through (say a shell setting resource limits); the
+    /// binary and its arguments follow it. Empty: the binary itself.
+    pub launcher: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -63,6 +66,7 @@ impl Default for ServerOptions {
             args: Vec::new(),
             env: Vec::new(),
             admin_password: Some(ADMIN_PASSWORD.into()),
+            launcher: Vec::new(),
         }
     }
 }
@@ -158,7 +162,15 @@ impl Server {
         args.extend(["--config".into(), config.display().to_string()]);
         args.extend(options.args.iter().cloned());
 
-        let mut cmd = Command::new(workspace_bin("shinydb-server"));
+        let bin = workspace_bin("shinydb-server");
+        let mut cmd = match options.launcher.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
         cmd.args(&args)
             .env_remove("SHINYDB_ADMIN_PASSWORD")
             .env("SHINYDB_LOG_LEVEL", "info")

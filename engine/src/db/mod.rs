@@ -252,6 +252,15 @@ impl Db {
         self.inner.collect_vlog()
     }
 
+    /// Why the engine failed, if it did: it then refuses writes until it is reopened (a write
+    /// or sync error it could not make durable).
+    pub fn failure(&self) -> Option<String> {
+        if !self.inner.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(self.inner.failure.lock().clone().unwrap_or_default())
+    }
+
     /// Counters and sizes, for metrics.
     pub fn stats(&self) -> Stats {
         self.inner.stats()

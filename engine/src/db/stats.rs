@@ -59,6 +59,8 @@ pub struct Stats {
     pub compressed_raw_bytes: u64,
     /// Bytes after compression, of the same bodies.
     pub compressed_stored_bytes: u64,
+    /// Whether the engine has failed and refuses writes until it is reopened.
+    pub failed: bool,
 }
 
 impl Stats {
@@ -120,6 +122,7 @@ impl Inner {
             gc_reclaimed_bytes: c.gc_reclaimed_bytes.load(Ordering::Relaxed),
             compressed_raw_bytes: c.compressed_raw_bytes.load(Ordering::Relaxed),
             compressed_stored_bytes: c.compressed_stored_bytes.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Acquire),
         }
     }
 }

@@ -8,6 +8,7 @@ mod config_cli;
 mod crash_restart;
 mod credentials;
 mod documents;
+mod engine_failure;
 mod first_start;
 mod http_endpoints;
 mod limits;
