@@ -107,15 +107,12 @@ async fn download(
     dir: &Path,
     parallel: usize,
 ) -> Result<(), BackupError> {
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BackupError::File { what, path, source }
-    };
-    fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    fs::create_dir_all(dir).map_err(file_error("creating", dir))?;
     for entry in &manifest.files {
         let path = dir.join(&entry.name);
-        let file = File::create(&path).map_err(io("creating", &path))?;
-        file.set_len(entry.len).map_err(io("sizing", &path))?;
+        let file = File::create(&path).map_err(file_error("creating", &path))?;
+        file.set_len(entry.len)
+            .map_err(file_error("sizing", &path))?;
         let file = Arc::new(file);
         // Owned items: the stream's future stays `Send` for any caller.
         let id = manifest.id.as_str();
@@ -127,11 +124,11 @@ async fn download(
             .buffer_unordered(parallel.max(1))
             .try_collect::<Vec<()>>()
             .await?;
-        file.sync_all().map_err(io("syncing", &path))?;
+        file.sync_all().map_err(file_error("syncing", &path))?;
     }
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io("syncing", dir))
+        .map_err(file_error("syncing", dir))
 }
 
 async fn fetch_chunk(
@@ -265,26 +262,22 @@ async fn check_opens(dir: &Path, manifest: &Manifest) -> Result<(), BackupError>
 
 /// Moves `staging` to `target`; an existing `target` is moved aside first and removed after.
 fn swap_into_place(staging: &Path, target: &Path, id: &str) -> Result<(), BackupError> {
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BackupError::File { what, path, source }
-    };
     let old = sibling(target, &format!("replaced-by-{id}"))?;
     let had_old = target.exists();
     if had_old {
-        fs::rename(target, &old).map_err(io("moving aside", target))?;
+        fs::rename(target, &old).map_err(file_error("moving aside", target))?;
     }
     if let Err(e) = fs::rename(staging, target) {
         if had_old {
             let _ = fs::rename(&old, target);
         }
-        return Err(io("moving the restored copy to", target)(e));
+        return Err(file_error("moving the restored copy to", target)(e));
     }
     if let Some(parent) = target.parent() {
         let _ = File::open(parent).and_then(|d| d.sync_all());
     }
     if had_old {
-        fs::remove_dir_all(&old).map_err(io("removing the replaced data in", &old))?;
+        fs::remove_dir_all(&old).map_err(file_error("removing the replaced data in", &old))?;
     }
     Ok(())
 }
@@ -322,4 +315,10 @@ fn holds_files(dir: &Path) -> Result<bool, BackupError> {
             source,
         }),
     }
+}
+
+/// Wraps an I/O error on `path` while doing `what`.
+fn file_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BackupError {
+    let path = path.to_path_buf();
+    move |source| BackupError::File { what, path, source }
 }
