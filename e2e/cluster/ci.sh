@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI entry for the e2e suite, called by .ci/run: build what is missing (cold or warm) and the
 # release binaries, bring the cluster up, import the images, run the e2e test binary
-# (`cargo test --workspace --test e2e`) against it, and always bring it down again.
+# (`cargo test --workspace --test e2e`, or the binary `SHINYDB_E2E_TEST_BINARY` names) against it,
+# and always bring it down again.
 # Fails if anything fails, including a cluster that does not come up.
 # Extra arguments go to `cargo build` and `cargo test` (for example `--locked`).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -41,8 +42,14 @@ export SHINYDB_E2E_CLIENT_IMAGE="shinydb/e2e-testbox:client-$VERSION"
 T3=$(date +%s)
 export SHINYDB_E2E_KUBECONFIG="$E2E_KUBECONFIG"
 export SHINYDB_E2E_BIN="$E2E_BIN"
-# `--workspace --test e2e`, not `-p shinydb-e2e`: the same package selection as the workspace's
-# test build, so the dependencies' features, and so their artifacts, are the ones already built.
-(cd "$E2E_REPO_DIR" && cargo test --workspace --test e2e "$@")
+if [ -n "${SHINYDB_E2E_TEST_BINARY:-}" ]; then
+    # Built already (.ci/run builds it first, then runs this while building everything else).
+    (cd "$E2E_REPO_DIR/e2e" && "$SHINYDB_E2E_TEST_BINARY")
+else
+    # `--workspace --test e2e`, not `-p shinydb-e2e`: the same package selection as the
+    # workspace's test build, so the dependencies' features, and so their artifacts, are the
+    # ones already built.
+    (cd "$E2E_REPO_DIR" && cargo test --workspace --test e2e "$@")
+fi
 T4=$(date +%s)
 log "e2e timings: build (cluster + release binaries) $((T1 - T0)) s, up $((T2 - T1)) s, images $((T3 - T2)) s, tests $((T4 - T3)) s"
