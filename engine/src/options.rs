@@ -47,6 +47,11 @@ pub struct Options {
     /// over a whole store is one batch); a larger batch is refused whole with
     /// [`crate::Error::LimitExceeded`]. The log's own record limit (1 GiB) applies on top.
     pub max_batch_bytes: usize,
+    /// At open, drop the indexes whose build never finished (the process stopped during
+    /// [`crate::Db::create_index`], so no caller was told it succeeded): they would be
+    /// maintained on every write, never used, and would hold their names. A replica, whose
+    /// catalog comes from its primary's log, leaves them to the primary.
+    pub drop_unfinished_indexes: bool,
 }
 
 impl Default for Options {
@@ -64,6 +69,7 @@ impl Default for Options {
             gc_interval: Some(Duration::from_secs(30)),
             gc_dead_ratio: 0.5,
             max_batch_bytes: 256 << 20,
+            drop_unfinished_indexes: true,
         }
     }
 }

@@ -133,6 +133,18 @@ pub struct NetworkConfig {
     pub handshake_timeout_seconds: u64,
     /// Open client connections at most; more are refused.
     pub max_connections: u32,
+    /// Open client connections from one IP address at most; more are refused.
+    pub max_connections_per_ip: u32,
+    /// Seconds a connection may go without a request in flight before it is closed (HTTP/2
+    /// pings do not count).
+    pub idle_timeout_seconds: u64,
+    /// Seconds after which a connection is asked to go away (HTTP/2 GOAWAY; requests in flight
+    /// get `keepalive_timeout_seconds` more to finish; 0: never).
+    pub max_connection_age_seconds: u64,
+    /// Open connections to the HTTP listener at most; more are closed at once.
+    pub http_max_connections: u32,
+    /// Seconds an HTTP connection may make no progress (read or write) before it is closed.
+    pub http_idle_timeout_seconds: u64,
 }
 
 impl Default for NetworkConfig {
@@ -148,6 +160,11 @@ impl Default for NetworkConfig {
             keepalive_timeout_seconds: 10,
             handshake_timeout_seconds: 10,
             max_connections: 4096,
+            max_connections_per_ip: 512,
+            idle_timeout_seconds: 600,
+            max_connection_age_seconds: 0,
+            http_max_connections: 64,
+            http_idle_timeout_seconds: 30,
         }
     }
 }
@@ -180,6 +197,8 @@ pub struct AuthConfig {
     pub failed_login_window_seconds: u64,
     /// Shortest password accepted.
     pub min_password_length: u32,
+    /// Longest lifetime of an API key, in seconds; keys asked for without one get it.
+    pub max_api_key_lifetime_seconds: u64,
 }
 
 impl Default for AuthConfig {
@@ -190,6 +209,7 @@ impl Default for AuthConfig {
             max_failed_logins: 5,
             failed_login_window_seconds: 60,
             min_password_length: 8,
+            max_api_key_lifetime_seconds: 365 * 24 * 3600,
         }
     }
 }
@@ -568,6 +588,22 @@ impl Config {
             "network.max_connections",
             self.network.max_connections.into(),
         )?;
+        positive(
+            "network.max_connections_per_ip",
+            self.network.max_connections_per_ip.into(),
+        )?;
+        positive(
+            "network.idle_timeout_seconds",
+            self.network.idle_timeout_seconds,
+        )?;
+        positive(
+            "network.http_max_connections",
+            self.network.http_max_connections.into(),
+        )?;
+        positive(
+            "network.http_idle_timeout_seconds",
+            self.network.http_idle_timeout_seconds,
+        )?;
         for (key, v, min) in [
             (
                 "network.stream_window_size",
@@ -596,6 +632,10 @@ impl Config {
             self.auth.session_lifetime_seconds,
         )?;
         positive("auth.max_failed_logins", self.auth.max_failed_logins.into())?;
+        positive(
+            "auth.max_api_key_lifetime_seconds",
+            self.auth.max_api_key_lifetime_seconds,
+        )?;
         positive(
             "auth.failed_login_window_seconds",
             self.auth.failed_login_window_seconds,
@@ -715,6 +755,8 @@ impl Config {
                 .enabled
                 .then(|| Duration::from_secs(s.gc.interval_seconds)),
             gc_dead_ratio: s.gc.dead_ratio,
+            // The server is always a primary today.
+            drop_unfinished_indexes: true,
         }
     }
 }

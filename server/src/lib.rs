@@ -5,6 +5,7 @@
 //! `service`, which authenticates it and checks roles (`auth`) through `state`, then calls
 //! the engine. `http` serves health and `metrics`; [`telemetry`] sets up logs and traces.
 
+mod admission;
 mod auth;
 pub mod backup;
 pub mod cli;

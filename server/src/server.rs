@@ -25,6 +25,7 @@ use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 use crate::{
+    admission::Admission,
     auth::Auth,
     backup::Backups,
     config::Config,
@@ -99,7 +100,12 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     let status = http::Status::new(Arc::clone(&metrics));
     let http_task = {
         let router = http::router(Arc::clone(&status));
-        tokio::spawn(async move { axum::serve(http_listener, router).await })
+        let listener = net::HttpListener::new(
+            http_listener,
+            cfg.network.http_max_connections,
+            Duration::from_secs(cfg.network.http_idle_timeout_seconds),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await })
     };
 
     let opened = Instant::now();
@@ -158,7 +164,17 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         .http2_adaptive_window(Some(false))
         .http2_keepalive_interval(secs(n.keepalive_interval_seconds))
         .http2_keepalive_timeout(secs(n.keepalive_timeout_seconds))
+        .max_connection_age_grace(Duration::from_secs(n.keepalive_timeout_seconds));
+    let router = match secs(n.max_connection_age_seconds) {
+        Some(age) => router.max_connection_age(age),
+        None => router,
+    };
+    // Outermost first: status rewrites, then request tracking (for the idle timeout), then the
+    // credentials check before any body is read.
+    let router = router
         .layer(status_layer::rewrite(cfg.limits.max_message_size.0))
+        .layer(net::TrackRequests)
+        .layer(Admission::new(Arc::clone(&state)))
         .add_service(health_service)
         .add_service(
             DocumentsServer::new(DocumentsService::new(Arc::clone(&state)))
@@ -201,6 +217,8 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             tls: tls.clone(),
             metrics: Arc::clone(&metrics),
             max_connections: n.max_connections,
+            max_connections_per_ip: n.max_connections_per_ip,
+            idle_timeout: Duration::from_secs(n.idle_timeout_seconds),
             handshake_timeout: Duration::from_secs(n.handshake_timeout_seconds),
             kill: kill.clone(),
         },

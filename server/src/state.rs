@@ -25,10 +25,12 @@ use crate::{
 pub const WRITE_SLOTS: usize = 256;
 
 /// The peer of a connection, put in every request's extensions by the listener.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PeerInfo {
     /// The client's address.
     pub addr: SocketAddr,
+    /// The requests in flight on the connection.
+    pub activity: Arc<crate::net::Activity>,
 }
 
 /// State shared by every service.

@@ -1,8 +1,10 @@
 //! Spaces, stores and index definitions: creating and dropping them, and building a new index
-//! from the documents already stored while writes continue (the backfill).
+//! from the documents already stored while writes continue (the backfill); at open, dropping
+//! the ones whose build was interrupted.
 
 use bson::Bson;
 use parking_lot::MutexGuard;
+use tracing::warn;
 
 use super::{
     Db, WriteState,
@@ -212,6 +214,22 @@ impl Db {
                 inner.complete_commit(seq)?;
             }
         }
+    }
+
+    /// Drops the indexes whose build was interrupted (see
+    /// [`crate::Options::drop_unfinished_indexes`]).
+    pub(crate) fn drop_unfinished_indexes(&self) -> Result<()> {
+        let snap = self.snapshot();
+        for space in snap.spaces() {
+            for store in snap.stores(&space.name)? {
+                for index in store.indexes.iter().filter(|i| !i.ready) {
+                    warn!(space = %space.name, store = %store.name, index = %index.name,
+                        "dropping an index whose build was interrupted; create it again");
+                    self.drop_index(&space.name, &store.name, &index.name)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Drops an index; its entries are reclaimed in the background.

@@ -202,6 +202,9 @@ impl Db {
             inner,
         };
         db.start_background()?;
+        if db.inner.opts.drop_unfinished_indexes {
+            db.drop_unfinished_indexes()?;
+        }
         Ok(db)
     }
 

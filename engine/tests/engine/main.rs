@@ -6,6 +6,7 @@ mod crash;
 mod documents;
 mod gc;
 mod gc_damage;
+mod index_build_crash;
 mod larger_than_cache;
 mod model;
 mod nesting;

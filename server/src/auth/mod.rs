@@ -82,6 +82,7 @@ pub struct Auth {
     changes: Mutex<()>,
     limiter: FailedLogins,
     session_lifetime: Duration,
+    max_key_lifetime: Duration,
     min_password: usize,
 }
 
@@ -134,6 +135,7 @@ impl Auth {
                 Duration::from_secs(cfg.failed_login_window_seconds),
             ),
             session_lifetime: Duration::from_secs(cfg.session_lifetime_seconds),
+            max_key_lifetime: Duration::from_secs(cfg.max_api_key_lifetime_seconds),
             min_password: cfg.min_password_length as usize,
         };
         for u in users {
@@ -486,7 +488,7 @@ impl Auth {
         old: Option<&str>,
         new: &str,
         keep_session: Option<TokenId>,
-    ) -> Result<(), Status> {
+    ) -> Result<u32, Status> {
         self.check_password(new)?;
         let _g = self.changes.lock();
         let mut record = self.record_of(name)?;
@@ -496,13 +498,33 @@ impl Auth {
             return Err(Status::permission_denied("the current password is wrong"));
         }
         record.password_hash = password::hash(new).map_err(internal)?;
-        self.write(vec![store::replace_user(&record).map_err(internal)?])?;
+        // Keys minted with the old password go with it, in the same atomic batch.
+        let keys: Vec<(TokenId, String)> = self
+            .keys
+            .read()
+            .iter()
+            .filter(|(_, k)| k.record.user == name)
+            .map(|(id, k)| (*id, k.record.id.clone()))
+            .collect();
+        let mut writes = vec![store::replace_user(&record).map_err(internal)?];
+        writes.extend(keys.iter().map(|(_, id)| store::delete_key(id)));
+        self.write(writes)?;
         self.cache_user(record);
+        {
+            let mut map = self.keys.write();
+            for (id, _) in &keys {
+                map.remove(id);
+            }
+        }
         self.sessions
             .write()
             .retain(|id, s| s.user != name || Some(*id) == keep_session);
-        info!(user = name, "password changed");
-        Ok(())
+        info!(
+            user = name,
+            revoked_api_keys = keys.len(),
+            "password changed"
+        );
+        Ok(u32::try_from(keys.len()).unwrap_or(u32::MAX))
     }
 
     /// Adds (`grant`) or removes a role. Blocks.
@@ -533,12 +555,24 @@ impl Auth {
         description: &str,
         expires_in: Option<Duration>,
     ) -> Result<NewApiKey, Status> {
+        let max = self.max_key_lifetime;
+        let lifetime = match expires_in {
+            None => max,
+            Some(d) if d > max => {
+                return Err(Status::invalid_argument(format!(
+                    "an API key lasts at most {} s (auth.max_api_key_lifetime_seconds); asked \
+                     for {} s",
+                    max.as_secs(),
+                    d.as_secs()
+                )));
+            }
+            Some(d) => d,
+        };
         let _g = self.changes.lock();
         self.record_of(user)?;
         let token = Token::generate(TokenKind::ApiKey).map_err(internal)?;
-        let expires_at_ms = expires_in.map_or(0, |d| {
-            now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        });
+        let expires_at_ms =
+            now_ms().saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX));
         let record = ApiKeyRecord {
             id: hex::encode(token.id),
             user: user.into(),

@@ -184,12 +184,12 @@ impl users_server::Users for UsersService {
                 Method::Session(id) if own => Some(id),
                 _ => None,
             };
-            with_auth(&s.auth, move |a| {
+            let revoked_api_keys = with_auth(&s.auth, move |a| {
                 let old = own.then_some(r.old_password.as_str());
                 a.change_password(&name, old, &r.new_password, keep)
             })
             .await?;
-            Ok(ChangePasswordResponse {})
+            Ok(ChangePasswordResponse { revoked_api_keys })
         })
         .await
     }

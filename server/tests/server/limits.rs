@@ -151,6 +151,7 @@ async fn oversize_and_malformed_requests_get_clear_errors() {
         .expect_err("garbage");
     assert_eq!(e.code(), Code::InvalidArgument, "{e}");
     assert!(e.message().contains("malformed request"), "{}", e.message());
+    // An unknown method: refused before routing without credentials, unknown with them.
     grpc.ready().await.expect("ready");
     let e = grpc
         .unary::<Vec<u8>, Vec<u8>, Raw>(
@@ -160,7 +161,26 @@ async fn oversize_and_malformed_requests_get_clear_errors() {
         )
         .await
         .expect_err("unknown method");
-    assert_eq!(e.code(), Code::Unimplemented);
+    assert_eq!(e.code(), Code::Unauthenticated, "{e}");
+    let token = server
+        .login("admin", crate::common::ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let mut request = tonic::Request::new(vec![]);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    grpc.ready().await.expect("ready");
+    let e = grpc
+        .unary::<Vec<u8>, Vec<u8>, Raw>(
+            request,
+            http::uri::PathAndQuery::from_static("/shinydb.v1.Documents/Nothing"),
+            Raw,
+        )
+        .await
+        .expect_err("unknown method");
+    assert_eq!(e.code(), Code::Unimplemented, "{e}");
 
     // A malformed ObjectId.
     let e = c

@@ -1,10 +1,12 @@
 //! Integration tests that drive the real `shinydb-server` binary over TLS: one binary, a module per behaviour.
 
+mod api_key_lifetime;
 mod backup_lifecycle;
 mod backup_restore;
 mod catalog;
 mod common;
 mod config_cli;
+mod connections;
 mod crash_restart;
 mod credentials;
 mod documents;

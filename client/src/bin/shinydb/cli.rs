@@ -322,7 +322,8 @@ pub enum ApiKeyCmd {
         /// A note for people.
         #[arg(long, default_value = "")]
         description: String,
-        /// Lifetime in seconds (default: never expires).
+        /// Lifetime in seconds (default: the longest the server allows,
+        /// `auth.max_api_key_lifetime_seconds`).
         #[arg(long)]
         expires_in: Option<u64>,
     },
