@@ -16,6 +16,42 @@ pub const PROGRESSING: &str = "Progressing";
 /// Condition type: the instance runs below its specification.
 pub const DEGRADED: &str = "Degraded";
 
+/// Why an instance cannot be rolled out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The spec, or a Secret it names, is wrong; the message names the field.
+    InvalidSpec(String),
+    /// An object the instance needs exists already and belongs to someone else; it is never
+    /// adopted.
+    NameConflict(String),
+}
+
+impl Problem {
+    /// The condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Problem::InvalidSpec(_) => "InvalidSpec",
+            Problem::NameConflict(_) => "NameConflict",
+        }
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        match self {
+            Problem::InvalidSpec(m) | Problem::NameConflict(m) => m,
+        }
+    }
+
+    fn waiting_for(&self) -> &'static str {
+        match self {
+            Problem::InvalidSpec(_) => "waiting for the spec to be fixed",
+            Problem::NameConflict(_) => {
+                "waiting for the conflicting object to be removed or renamed"
+            }
+        }
+    }
+}
+
 /// Everything the status is computed from.
 #[derive(Clone, Debug)]
 pub struct Inputs<'a> {
@@ -24,7 +60,7 @@ pub struct Inputs<'a> {
     /// The StatefulSet as last applied or read.
     pub stateful_set: Option<&'a StatefulSet>,
     /// Why the spec cannot be rolled out, if it cannot.
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
     /// Operator-managed certificates.
     pub tls: Option<&'a TlsOutcome>,
     /// The provided certificate (mode `Provided`).
@@ -104,8 +140,8 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
             &mut conditions,
             READY,
             false,
-            "InvalidSpec",
-            problem.clone(),
+            problem.reason(),
+            problem.message().into(),
             generation,
             now,
         );
@@ -113,8 +149,8 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
             &mut conditions,
             PROGRESSING,
             false,
-            "InvalidSpec",
-            "waiting for the spec to be fixed".into(),
+            problem.reason(),
+            problem.waiting_for().into(),
             generation,
             now,
         );
@@ -122,8 +158,8 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
             &mut conditions,
             DEGRADED,
             true,
-            "InvalidSpec",
-            problem.clone(),
+            problem.reason(),
+            problem.message().into(),
             generation,
             now,
         );

@@ -3,7 +3,8 @@
 //! - `data`: examples/minimal.yaml becomes Ready; the example client Job connects over TLS with
 //!   the CA from the instance's Secret and runs queries; the pod is deleted and the data is
 //!   still there; a configuration change rolls the pod; deleting the ShinyDB removes its
-//!   children and keeps the volume.
+//!   children and keeps the volume and the admin Secret; created again, it serves the same data
+//!   to the same admin password.
 //! - `certificates`: short certificate lifetimes; renewal and CA rotation happen while a client
 //!   keeps opening TLS connections and querying, and none fails.
 //! - `invalid`: the API server refuses invalid ShinyDBs naming the field; the operator refuses
@@ -363,7 +364,8 @@ async fn journey_data(cluster: &Cluster) -> Result<Duration> {
         start.elapsed()
     ));
 
-    // Delete the ShinyDB: children go (garbage collector), the volume stays (Retain).
+    // Delete the ShinyDB: children go (garbage collector); the volume stays (Retain), and with
+    // it the admin Secret, whose password the data directory knows.
     shinydbs(&ns)
         .delete("minimal", &DeleteParams::foreground())
         .await?;
@@ -378,8 +380,7 @@ async fn journey_data(cluster: &Cluster) -> Result<Duration> {
                 && services.get_opt("minimal-hl").await?.is_none()
                 && cm.get_opt("minimal-config").await?.is_none()
                 && secrets.get_opt("minimal-tls").await?.is_none()
-                && secrets.get_opt("minimal-ca").await?.is_none()
-                && secrets.get_opt("minimal-admin").await?.is_none();
+                && secrets.get_opt("minimal-ca").await?.is_none();
             Ok(gone.then_some(()))
         }
     })
@@ -392,6 +393,28 @@ async fn journey_data(cluster: &Cluster) -> Result<Duration> {
         pvc.is_some_and(|p| p.metadata.deletion_timestamp.is_none()),
         || "the PVC was deleted".into(),
     )?;
+    check(secrets.get_opt("minimal-admin").await?.is_some(), || {
+        "the admin Secret went with the ShinyDB while its volume stayed".into()
+    })?;
+    // Created again under the same name: the kept volume and password, so admin still gets in
+    // and the data is there.
+    apply_example(cluster, &ns, "minimal.yaml").await?;
+    wait_running(&ns, "minimal", 4 * MINUTE).await?;
+    let out = client_pod(
+        &ns,
+        "after-recreate",
+        "minimal",
+        "shinydb ping --wait 60 && shinydb query 'examples.greetings.count()'",
+        2 * MINUTE,
+    )
+    .await?;
+    check(last_line(&out) == COUNT_ONE, || {
+        format!("after deleting and creating the ShinyDB again: {out}")
+    })?;
+    say(format!(
+        "  data: created again on the kept volume after {:?}",
+        start.elapsed()
+    ));
     ns.delete().await?;
     Ok(start.elapsed())
 }

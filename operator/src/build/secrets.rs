@@ -1,4 +1,7 @@
-//! The generated admin password Secret (when the user names none).
+//! The generated admin password Secret (when the user names none). It lives as long as the
+//! data it opens: owned by the ShinyDB (and deleted with it) only when the volumes are deleted
+//! with it too; with `storage.reclaimPolicy: Retain` it stays with the kept volume, so a ShinyDB
+//! created again under the same name finds the password its data directory knows.
 
 use std::collections::BTreeMap;
 
@@ -8,13 +11,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use rand::distr::{Alphanumeric, SampleString};
 
 use super::{Names, labels};
-use crate::crd::ShinyDB;
+use crate::crd::{ShinyDB, VolumeReclaimPolicy};
 
 /// Length of generated passwords (alphanumeric, about 190 bits).
 const PASSWORD_LEN: usize = 32;
 
 /// The admin Secret: the stored password is kept; a new one is generated only when none is
-/// stored.
+/// stored. Owned by the ShinyDB only when its volumes go with it.
 pub(super) fn admin_secret(
     names: &Names,
     owner: &OwnerReference,
@@ -37,7 +40,8 @@ pub(super) fn admin_secret(
             name: Some(names.admin_secret()),
             namespace: Some(names.namespace.clone()),
             labels: Some(labels(db)),
-            owner_references: Some(vec![owner.clone()]),
+            owner_references: matches!(db.spec.storage.reclaim_policy, VolumeReclaimPolicy::Delete)
+                .then(|| vec![owner.clone()]),
             ..ObjectMeta::default()
         },
         type_: Some("kubernetes.io/basic-auth".into()),

@@ -27,6 +27,36 @@ where
         .await?)
 }
 
+/// Whether `obj`'s name is free, or taken by an object the owner with `owner_uid` controls. An
+/// object the operator keeps beyond its instance (applied without an owner, such as the admin
+/// Secret of a kept volume) is also ours when it carries the same `managed-by` and `instance`
+/// labels as `obj`.
+pub async fn free_or_ours<K>(api: &Api<K>, obj: &K, owner_uid: &str) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+{
+    let Some(existing) = api.get_opt(&obj.name_any()).await? else {
+        return Ok(true);
+    };
+    if existing
+        .owner_references()
+        .iter()
+        .any(|o| o.uid == owner_uid && o.controller == Some(true))
+    {
+        return Ok(true);
+    }
+    let kept = obj.owner_references().is_empty();
+    let same_label = |key: &str| {
+        obj.labels()
+            .get(key)
+            .is_some_and(|v| existing.labels().get(key) == Some(v))
+    };
+    Ok(kept
+        && existing.owner_references().is_empty()
+        && same_label("app.kubernetes.io/managed-by")
+        && same_label("app.kubernetes.io/instance"))
+}
+
 /// Deletes `name` if it exists and is controlled by the object with `owner_uid`; objects of
 /// the same name that the operator does not own are left alone.
 pub async fn delete_owned<K>(api: &Api<K>, name: &str, owner_uid: &str) -> Result<bool, Error>

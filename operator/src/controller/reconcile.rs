@@ -16,13 +16,13 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::apply::{apply, delete_owned};
+use super::apply::{apply, delete_owned, free_or_ours};
 use crate::build::tls::TlsEvent;
 use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names, Observed};
 use crate::crd::{ShinyDB, ShinyDBStatus, TlsMode};
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::status::{self, Inputs};
+use crate::status::{self, Inputs, Problem};
 use crate::validate::{Referenced, validate};
 
 /// Longest time between two reconciliations of a healthy instance.
@@ -31,6 +31,8 @@ const RESYNC: Duration = Duration::from_secs(3600);
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
 /// Longest retry delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// How soon an instance blocked by a foreign object of a child's name looks again.
+const CONFLICT_RETRY: Duration = Duration::from_secs(60);
 
 /// What every reconciliation shares.
 pub struct Context {
@@ -179,21 +181,8 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     let validated = match validate(db, &referenced) {
         Ok(v) => v,
         Err(problem) => {
-            let existing = sets.get_opt(&names.stateful_set()).await?;
-            let message = problem.to_string();
-            let status = status::compute(&Inputs {
-                db,
-                stateful_set: existing.as_ref(),
-                problem: Some(message.clone()),
-                tls: None,
-                provided_certificate: None,
-                now,
-            });
-            if write_status(&dbs, db, status).await? {
-                ctx.event(db, EventType::Warning, "InvalidSpec", message.clone())
-                    .await;
-            }
-            info!(namespace = %ns, name = %names.instance, %message, "not rolled out");
+            let problem = Problem::InvalidSpec(problem.to_string());
+            report(ctx, db, &names, &problem, now).await?;
             // A fix to the spec or to a referenced Secret wakes the controller.
             return Ok(Action::await_change());
         }
@@ -210,6 +199,21 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     };
     let previous = sets.get_opt(&names.stateful_set()).await?;
     let desired = build::build(db, &observed, now)?;
+
+    // ownership: an object of a child's name that this instance does not control is never
+    // adopted (forced apply would take it over, and the garbage collector would later delete
+    // it with the instance)
+    if let Some(foreign) =
+        foreign_child(&client, &ns, &desired, &db.uid().unwrap_or_default()).await?
+    {
+        let problem = Problem::NameConflict(format!(
+            "{foreign} exists and is not managed by ShinyDB {}: delete or rename it",
+            names.instance
+        ));
+        report(ctx, db, &names, &problem, now).await?;
+        // The foreign object is not watched: look again later.
+        return Ok(Action::requeue(CONFLICT_RETRY));
+    }
 
     // apply
     apply(
@@ -290,6 +294,76 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         })
         .map_or(RESYNC, |d| d.clamp(Duration::from_secs(1), RESYNC));
     Ok(Action::requeue(next))
+}
+
+/// Writes the status of an instance that cannot be rolled out, with a warning event when the
+/// status changed.
+async fn report(
+    ctx: &Context,
+    db: &ShinyDB,
+    names: &Names,
+    problem: &Problem,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let ns = &names.namespace;
+    let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
+    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), ns);
+    let existing = sets.get_opt(&names.stateful_set()).await?;
+    let status = status::compute(&Inputs {
+        db,
+        stateful_set: existing.as_ref(),
+        problem: Some(problem.clone()),
+        tls: None,
+        provided_certificate: None,
+        now,
+    });
+    let message = problem.message();
+    if write_status(&dbs, db, status).await? {
+        ctx.event(db, EventType::Warning, problem.reason(), message.into())
+            .await;
+    }
+    info!(namespace = %ns, name = %names.instance, %message, "not rolled out");
+    Ok(())
+}
+
+/// The first child (as `Kind name`) whose name is taken by an object that the instance with
+/// `uid` does not control.
+async fn foreign_child(
+    client: &Client,
+    ns: &str,
+    desired: &build::Desired,
+    uid: &str,
+) -> Result<Option<String>, Error> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    if !free_or_ours(&config_maps, &desired.config_map, uid).await? {
+        return Ok(Some(format!("ConfigMap {}", desired.config_map.name_any())));
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    for secret in &desired.secrets {
+        if !free_or_ours(&secrets, secret, uid).await? {
+            return Ok(Some(format!("Secret {}", secret.name_any())));
+        }
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    for service in &desired.services {
+        if !free_or_ours(&services, service, uid).await? {
+            return Ok(Some(format!("Service {}", service.name_any())));
+        }
+    }
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    if !free_or_ours(&sets, &desired.stateful_set, uid).await? {
+        return Ok(Some(format!(
+            "StatefulSet {}",
+            desired.stateful_set.name_any()
+        )));
+    }
+    if let Some(pdb) = &desired.pdb {
+        let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), ns);
+        if !free_or_ours(&pdbs, pdb, uid).await? {
+            return Ok(Some(format!("PodDisruptionBudget {}", pdb.name_any())));
+        }
+    }
+    Ok(None)
 }
 
 fn pod_config_hash(sts: &StatefulSet) -> Option<String> {

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use shinydb_operator::build::tls::{TlsEvent, bundle_len, cert_info};
 use shinydb_operator::build::{self, CONFIG_HASH_ANNOTATION, Desired, Observed};
-use shinydb_operator::crd::ShinyDB;
+use shinydb_operator::crd::{ShinyDB, VolumeReclaimPolicy};
 use shinydb_operator::validate::{Referenced, ValidationError, validate};
 
 fn fixture(name: &str) -> ShinyDB {
@@ -61,15 +61,19 @@ fn minimal_instance_builds_every_child_owned_by_the_shinydb() {
         .collect();
     for m in &metas {
         assert_eq!(m.namespace.as_deref(), Some("apps"));
+        assert_eq!(
+            m.labels.as_ref().expect("labels")["app.kubernetes.io/managed-by"],
+            "shinydb-operator"
+        );
+        if m.name.as_deref() == Some("db-admin") {
+            // Kept with the volume (the_admin_secret_lives_as_long_as_the_volume).
+            continue;
+        }
         let owners = m.owner_references.as_ref().expect("owner references");
         assert_eq!(owners.len(), 1);
         assert_eq!(owners[0].kind, "ShinyDB");
         assert_eq!(owners[0].uid, "7f1c2d9e-0000-4000-8000-000000000001");
         assert_eq!(owners[0].controller, Some(true));
-        assert_eq!(
-            m.labels.as_ref().expect("labels")["app.kubernetes.io/managed-by"],
-            "shinydb-operator"
-        );
     }
     let mut names: Vec<&str> = metas.iter().filter_map(|m| m.name.as_deref()).collect();
     names.sort();
@@ -531,6 +535,25 @@ fn ca_rotation_keeps_old_and_new_trusted_until_the_certificate_moved() {
         seen[moved].0.duration_since(seen[rotated].0) >= SignedDuration::from_mins(1),
         "{seen:?}"
     );
+}
+
+#[test]
+fn the_admin_secret_lives_as_long_as_the_volume() {
+    let mut db = fixture("minimal.yaml");
+    let kept = build::build(&db, &Observed::default(), now()).expect("builds");
+    assert_eq!(
+        secret_named(&kept, "db-admin").metadata.owner_references,
+        None,
+        "with reclaimPolicy Retain the admin Secret must outlive the ShinyDB"
+    );
+    db.spec.storage.reclaim_policy = VolumeReclaimPolicy::Delete;
+    let deleted = build::build(&db, &Observed::default(), now()).expect("builds");
+    let owners = secret_named(&deleted, "db-admin")
+        .metadata
+        .owner_references
+        .clone()
+        .expect("owned when the volume goes with the ShinyDB");
+    assert_eq!(owners[0].uid, "7f1c2d9e-0000-4000-8000-000000000001");
 }
 
 #[test]

@@ -300,3 +300,56 @@ async fn applies_every_child_under_one_field_manager_and_skips_unchanged_status(
         "status unchanged, not written"
     );
 }
+
+#[tokio::test]
+async fn an_object_of_a_childs_name_that_someone_else_made_is_not_adopted() {
+    let config_map = "/api/v1/namespaces/apps/configmaps/db-config";
+    let foreign = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "db-config", "namespace": "apps"}, "data": {"mine": "yes"}});
+    let fake = Arc::new(Mutex::new(Fake::default()));
+    fake.lock()
+        .expect("lock")
+        .objects
+        .insert(config_map.into(), foreign.clone());
+    let ctx = context(&fake);
+    let action = reconcile(Arc::new(DeserializeGuard(Ok(db(MINIMAL)))), ctx)
+        .await
+        .expect("a conflict is reported, not a reconcile error");
+    assert_eq!(action, Action::requeue(Duration::from_secs(60)));
+
+    let fake = fake.lock().expect("lock");
+    assert_eq!(
+        fake.objects.get(config_map),
+        Some(&foreign),
+        "the ConfigMap was changed"
+    );
+    let patches = fake.requests(Method::PATCH);
+    assert_eq!(
+        patches.len(),
+        1,
+        "only the status is written: {:?}",
+        fake.log
+    );
+    let status: ShinyDBStatus =
+        serde_json::from_value(patches[0].2["status"].clone()).expect("status");
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "NameConflict")
+    );
+    assert!(
+        ready.message.contains("ConfigMap db-config"),
+        "{}",
+        ready.message
+    );
+    let reasons: Vec<&str> = fake
+        .requests(Method::POST)
+        .iter()
+        .filter_map(|(_, _, b)| b["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["NameConflict"]);
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use shinydb_operator::crd::{Phase, ShinyDB};
-use shinydb_operator::status::{Inputs, compute};
+use shinydb_operator::status::{Inputs, Problem, compute};
 
 fn fixture(name: &str) -> ShinyDB {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -129,7 +129,9 @@ fn a_problem_fails_the_instance_with_the_message() {
     let db = fixture("minimal.yaml");
     let ready = sts(1, "r1", "r1");
     let mut i = inputs(&db, &ready, "2026-11-26T00:00:00Z".parse().expect("ts"));
-    i.problem = Some("spec.config: config key `storage.x`: unknown field".into());
+    i.problem = Some(Problem::InvalidSpec(
+        "spec.config: config key `storage.x`: unknown field".into(),
+    ));
     let s = compute(&i);
     assert_eq!(s.phase, Some(Phase::Failed));
     let c = s
