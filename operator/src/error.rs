@@ -3,12 +3,28 @@
 /// Why a reconciliation failed (it is retried with backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A request to the API server failed.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    /// Reading what the reconciliation needs (the dereference step) failed.
+    #[error("reading {what}: {source}")]
+    Fetch {
+        /// The object, as `Kind name`.
+        what: String,
+        /// The API's error.
+        source: kube::Error,
+    },
     /// The children could not be built.
     #[error(transparent)]
     Build(#[from] crate::build::BuildError),
+    /// Applying or deleting a child failed.
+    #[error("{what}: {source}")]
+    Apply {
+        /// What was done to which object.
+        what: String,
+        /// The API's error.
+        source: kube::Error,
+    },
+    /// Writing the status failed.
+    #[error("writing the status: {0}")]
+    Status(kube::Error),
     /// An object could not be serialized for server-side apply.
     #[error("serialize {kind}: {source}")]
     Serialize {
@@ -23,10 +39,27 @@ impl Error {
     /// A short label for metrics (bounded cardinality).
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Kube(kube::Error::Api(_)) => "api",
-            Error::Kube(_) => "client",
+            Error::Fetch { source, .. } | Error::Apply { source, .. } | Error::Status(source) => {
+                match source {
+                    kube::Error::Api(_) => "api",
+                    _ => "client",
+                }
+            }
             Error::Build(_) => "build",
             Error::Serialize { .. } => "serialize",
+        }
+    }
+
+    /// The API server's answer, when the error is one.
+    pub fn api_status(&self) -> Option<&kube::core::Status> {
+        match self {
+            Error::Fetch { source, .. } | Error::Apply { source, .. } | Error::Status(source) => {
+                match source {
+                    kube::Error::Api(s) => Some(s.as_ref()),
+                    _ => None,
+                }
+            }
+            Error::Build(_) | Error::Serialize { .. } => None,
         }
     }
 }

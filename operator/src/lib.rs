@@ -1,9 +1,10 @@
 //! The ShinyDB Kubernetes operator.
 //!
-//! [`crd`] defines the custom resources. A `ShinyDB` is reconciled in four steps:
-//! [`validate`] checks what the schema cannot, [`build`] turns the resource into the desired
-//! child objects (a pure function, tested from YAML fixtures), and [`controller`] applies them
-//! with server-side apply and writes the status ([`status`]). [`metrics`] serves Prometheus
+//! [`crd`] defines the custom resources. A `ShinyDB` is reconciled in steps ([`controller`]):
+//! dereference (every read from the API server, into one struct), [`validate`] (what the schema
+//! cannot check), [`build`] (the desired child objects: a pure function, tested from YAML
+//! fixtures), ownership (never adopt an object someone else made), apply (server-side apply,
+//! and deleting children the spec no longer wants), events, and the status ([`status`]). [`metrics`] serves Prometheus
 //! metrics and health; [`leader`] runs the controller only on the replica holding the Lease.
 
 pub mod build;

@@ -1,4 +1,5 @@
-//! Server-side apply under the operator's single field manager.
+//! Server-side apply under the operator's single field manager, and deleting children that are
+//! no longer wanted.
 
 use std::fmt::Debug;
 
@@ -9,6 +10,10 @@ use serde::de::DeserializeOwned;
 
 use crate::build::FIELD_MANAGER;
 use crate::error::Error;
+
+fn what<K: Resource<DynamicType = ()>>(name: &str) -> String {
+    format!("{} {name}", K::kind(&()))
+}
 
 /// Applies `obj` (server-side, forced, as [`FIELD_MANAGER`]) and returns the stored object.
 pub async fn apply<K>(api: &Api<K>, obj: &K) -> Result<K, Error>
@@ -22,57 +27,41 @@ where
     body["apiVersion"] = K::api_version(&()).into();
     body["kind"] = K::kind(&()).into();
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api
-        .patch(&obj.name_any(), &params, &Patch::Apply(&body))
-        .await?)
+    let name = obj.name_any();
+    api.patch(&name, &params, &Patch::Apply(&body))
+        .await
+        .map_err(|source| Error::Apply {
+            what: what::<K>(&name),
+            source,
+        })
 }
 
-/// Whether `obj`'s name is free, or taken by an object the owner with `owner_uid` controls. An
-/// object the operator keeps beyond its instance (applied without an owner, such as the admin
-/// Secret of a kept volume) is also ours when it carries the same `managed-by` and `instance`
-/// labels as `obj`.
-pub async fn free_or_ours<K>(api: &Api<K>, obj: &K, owner_uid: &str) -> Result<bool, Error>
+/// Deletes `existing` if it is controlled by the object with `owner_uid`; objects of the same
+/// name that the operator does not own are left alone. Whether it deleted.
+pub async fn delete_owned<K>(
+    api: &Api<K>,
+    existing: Option<&K>,
+    owner_uid: &str,
+) -> Result<bool, Error>
 where
     K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
 {
-    let Some(existing) = api.get_opt(&obj.name_any()).await? else {
-        return Ok(true);
-    };
-    if existing
-        .owner_references()
-        .iter()
-        .any(|o| o.uid == owner_uid && o.controller == Some(true))
-    {
-        return Ok(true);
-    }
-    let kept = obj.owner_references().is_empty();
-    let same_label = |key: &str| {
-        obj.labels()
-            .get(key)
-            .is_some_and(|v| existing.labels().get(key) == Some(v))
-    };
-    Ok(kept
-        && existing.owner_references().is_empty()
-        && same_label("app.kubernetes.io/managed-by")
-        && same_label("app.kubernetes.io/instance"))
-}
-
-/// Deletes `name` if it exists and is controlled by the object with `owner_uid`; objects of
-/// the same name that the operator does not own are left alone.
-pub async fn delete_owned<K>(api: &Api<K>, name: &str, owner_uid: &str) -> Result<bool, Error>
-where
-    K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
-{
-    let Some(existing) = api.get_opt(name).await? else {
+    let Some(existing) = existing else {
         return Ok(false);
     };
     if !existing
         .owner_references()
         .iter()
-        .any(|o| o.uid == owner_uid)
+        .any(|o| o.uid == owner_uid && o.controller == Some(true))
     {
         return Ok(false);
     }
-    api.delete(name, &DeleteParams::default()).await?;
+    let name = existing.name_any();
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .map_err(|source| Error::Apply {
+            what: format!("deleting {}", what::<K>(&name)),
+            source,
+        })?;
     Ok(true)
 }

@@ -2,6 +2,9 @@
 //! runs [`reconcile::reconcile`] for each change.
 
 mod apply;
+mod dereference;
+mod events;
+mod ownership;
 mod reconcile;
 
 pub use reconcile::{Context, error_policy, reconcile};

@@ -1,5 +1,6 @@
-//! One reconciliation: validate → build → apply → status, with events, and the error policy
-//! (exponential backoff per object).
+//! One reconciliation, as steps: dereference (every read) → validate → build (pure) →
+//! ownership → apply (and delete what is no longer wanted) → events → status; and the error
+//! policy (exponential backoff per object).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,16 +15,18 @@ use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
-use tracing::{info, warn};
+use tracing::{info, instrument, warn};
 
-use super::apply::{apply, delete_owned, free_or_ours};
-use crate::build::tls::TlsEvent;
-use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names, Observed};
-use crate::crd::{ShinyDB, ShinyDBStatus, TlsMode};
+use super::apply::{apply, delete_owned};
+use super::dereference::{Fetched, dereference};
+use super::events;
+use super::ownership::foreign_child;
+use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names};
+use crate::crd::{ShinyDB, ShinyDBStatus};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::status::{self, Inputs, Problem};
-use crate::validate::{Referenced, validate};
+use crate::validate::validate;
 
 /// Longest time between two reconciliations of a healthy instance.
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -153,6 +156,7 @@ pub fn backoff(failures: u32) -> Duration {
     BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_MAX)
 }
 
+#[instrument(skip_all, fields(namespace = db.namespace().unwrap_or_default(), name = db.name_any()))]
 async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     if db.metadata.deletion_timestamp.is_some() {
         // Children go with the garbage collector (owner references); volumes follow the
@@ -160,121 +164,44 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     let names = Names::of(db)?;
-    let ns = names.namespace.clone();
-    let client = ctx.client.clone();
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
-    let dbs: Api<ShinyDB> = Api::namespaced(client.clone(), &ns);
     let now = Timestamp::now();
+    let uid = db.uid().unwrap_or_default();
 
-    // validate
-    let referenced = Referenced {
-        tls_secret: match (db.spec.tls.mode, &db.spec.tls.secret_name) {
-            (TlsMode::Provided, Some(name)) => secrets.get_opt(name).await?,
-            _ => None,
-        },
-        admin_secret: match &db.spec.auth.admin_password_secret {
-            Some(a) => secrets.get_opt(&a.name).await?,
-            None => None,
-        },
-    };
-    let validated = match validate(db, &referenced) {
+    // 1. dereference: everything this reconciliation reads
+    let fetched = dereference(&ctx.client, db, &names).await?;
+
+    // 2. validate what the schema cannot
+    let validated = match validate(db, &fetched.referenced) {
         Ok(v) => v,
         Err(problem) => {
             let problem = Problem::InvalidSpec(problem.to_string());
-            report(ctx, db, &names, &problem, now).await?;
+            report(ctx, db, &names, &fetched, &problem, now).await?;
             // A fix to the spec or to a referenced Secret wakes the controller.
             return Ok(Action::await_change());
         }
     };
 
-    // build
-    let observed = Observed {
-        ca_secret: secrets.get_opt(&names.ca_secret()).await?,
-        tls_secret: secrets.get_opt(&names.tls_secret()).await?,
-        admin_secret: match db.spec.auth.admin_password_secret {
-            Some(_) => None,
-            None => secrets.get_opt(&names.admin_secret()).await?,
-        },
-    };
-    let previous = sets.get_opt(&names.stateful_set()).await?;
-    let desired = build::build(db, &observed, now)?;
+    // 3. build the children (pure)
+    let desired = build::build(db, &fetched.observed, now)?;
 
-    // ownership: an object of a child's name that this instance does not control is never
-    // adopted (forced apply would take it over, and the garbage collector would later delete
-    // it with the instance)
-    if let Some(foreign) =
-        foreign_child(&client, &ns, &desired, &db.uid().unwrap_or_default()).await?
-    {
+    // 4. ownership: never adopt an object someone else made
+    if let Some(foreign) = foreign_child(&fetched, &desired, &uid) {
         let problem = Problem::NameConflict(format!(
             "{foreign} exists and is not managed by ShinyDB {}: delete or rename it",
             names.instance
         ));
-        report(ctx, db, &names, &problem, now).await?;
+        report(ctx, db, &names, &fetched, &problem, now).await?;
         // The foreign object is not watched: look again later.
         return Ok(Action::requeue(CONFLICT_RETRY));
     }
 
-    // apply
-    apply(
-        &Api::<ConfigMap>::namespaced(client.clone(), &ns),
-        &desired.config_map,
-    )
-    .await?;
-    for secret in &desired.secrets {
-        apply(&secrets, secret).await?;
-    }
-    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
-    for service in &desired.services {
-        apply(&services, service).await?;
-    }
-    let stateful_set = apply(&sets, &desired.stateful_set).await?;
-    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &ns);
-    match &desired.pdb {
-        Some(pdb) => {
-            apply(&pdbs, pdb).await?;
-        }
-        None => {
-            let uid = db.uid().unwrap_or_default();
-            delete_owned(&pdbs, &names.pdb(), &uid).await?;
-        }
-    }
+    // 5. apply the children, and delete those no longer wanted
+    let stateful_set = apply_children(&ctx.client, &names, &desired, &fetched, &uid).await?;
 
-    // events for what changed
-    match previous.as_ref().map(pod_config_hash) {
-        None => {
-            ctx.event(
-                db,
-                EventType::Normal,
-                "Created",
-                format!("created StatefulSet {}", names.stateful_set()),
-            )
-            .await
-        }
-        Some(old) if old.as_deref() != Some(desired.config_hash.as_str()) => {
-            ctx.event(
-                db,
-                EventType::Normal,
-                "ConfigChanged",
-                "configuration changed; rolling the pods one at a time".into(),
-            )
-            .await
-        }
-        Some(_) => {}
-    }
-    if let Some(tls) = &desired.tls {
-        for event in &tls.events {
-            let (reason, note) = match event {
-                TlsEvent::CaCreated => ("CACreated", "created the instance's CA".to_string()),
-                TlsEvent::CaRotated => ("CARotated", "the CA is due for renewal: a new CA joined the trust bundle next to the old one".into()),
-                TlsEvent::PreviousCaRetired => ("PreviousCARetired", "the previous CA left the trust bundle".into()),
-                TlsEvent::CertificateIssued(why) => ("CertificateIssued", format!("issued a server certificate: {why}")),
-            };
-            ctx.event(db, EventType::Normal, reason, note).await;
-        }
-    }
+    // 6. events for what changed
+    publish_events(ctx, db, &names, &desired, fetched.stateful_set.as_ref()).await;
 
-    // status
+    // 7. status
     let status = status::compute(&Inputs {
         db,
         stateful_set: Some(&stateful_set),
@@ -283,6 +210,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         provided_certificate: validated.provided_certificate.as_ref(),
         now,
     });
+    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
     write_status(&dbs, db, status).await?;
 
     let next = desired
@@ -296,22 +224,110 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::requeue(next))
 }
 
+/// Applies every desired child, in dependency order (configuration and Secrets before the pods
+/// that mount them), deletes the children the spec no longer asks for, and returns the applied
+/// StatefulSet.
+async fn apply_children(
+    client: &Client,
+    names: &Names,
+    desired: &build::Desired,
+    fetched: &Fetched,
+    uid: &str,
+) -> Result<StatefulSet, Error> {
+    let ns = names.namespace.as_str();
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), ns);
+
+    apply(&config_maps, &desired.config_map).await?;
+    for secret in &desired.secrets {
+        apply(&secrets, secret).await?;
+    }
+    for service in &desired.services {
+        apply(&services, service).await?;
+    }
+    let stateful_set = apply(&sets, &desired.stateful_set).await?;
+    match &desired.pdb {
+        Some(pdb) => {
+            apply(&pdbs, pdb).await?;
+        }
+        None => {
+            delete_owned(&pdbs, fetched.pdb.as_ref(), uid).await?;
+        }
+    }
+    // Secrets of a mode or option the spec left (TLS mode no longer operator-managed, an admin
+    // password Secret of the user's own).
+    let observed = &fetched.observed;
+    for stored in [
+        &observed.ca_secret,
+        &observed.tls_secret,
+        &observed.admin_secret,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let wanted = desired
+            .secrets
+            .iter()
+            .any(|s| s.metadata.name == stored.metadata.name);
+        if !wanted {
+            delete_owned(&secrets, Some(stored), uid).await?;
+        }
+    }
+    Ok(stateful_set)
+}
+
+/// Publishes the events of what this reconciliation changed.
+async fn publish_events(
+    ctx: &Context,
+    db: &ShinyDB,
+    names: &Names,
+    desired: &build::Desired,
+    previous: Option<&StatefulSet>,
+) {
+    match previous.map(pod_config_hash) {
+        None => {
+            ctx.event(
+                db,
+                EventType::Normal,
+                events::CREATED,
+                format!("created StatefulSet {}", names.stateful_set()),
+            )
+            .await
+        }
+        Some(old) if old.as_deref() != Some(desired.config_hash.as_str()) => {
+            ctx.event(
+                db,
+                EventType::Normal,
+                events::CONFIG_CHANGED,
+                "configuration changed; rolling the pods one at a time".into(),
+            )
+            .await
+        }
+        Some(_) => {}
+    }
+    for event in desired.tls.iter().flat_map(|t| &t.events) {
+        let (reason, note) = events::of_tls(event);
+        ctx.event(db, EventType::Normal, reason, note).await;
+    }
+}
+
 /// Writes the status of an instance that cannot be rolled out, with a warning event when the
 /// status changed.
 async fn report(
     ctx: &Context,
     db: &ShinyDB,
     names: &Names,
+    fetched: &Fetched,
     problem: &Problem,
     now: Timestamp,
 ) -> Result<(), Error> {
-    let ns = &names.namespace;
-    let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
-    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), ns);
-    let existing = sets.get_opt(&names.stateful_set()).await?;
+    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
     let status = status::compute(&Inputs {
         db,
-        stateful_set: existing.as_ref(),
+        stateful_set: fetched.stateful_set.as_ref(),
         problem: Some(problem.clone()),
         tls: None,
         provided_certificate: None,
@@ -322,48 +338,8 @@ async fn report(
         ctx.event(db, EventType::Warning, problem.reason(), message.into())
             .await;
     }
-    info!(namespace = %ns, name = %names.instance, %message, "not rolled out");
+    info!(%message, "not rolled out");
     Ok(())
-}
-
-/// The first child (as `Kind name`) whose name is taken by an object that the instance with
-/// `uid` does not control.
-async fn foreign_child(
-    client: &Client,
-    ns: &str,
-    desired: &build::Desired,
-    uid: &str,
-) -> Result<Option<String>, Error> {
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    if !free_or_ours(&config_maps, &desired.config_map, uid).await? {
-        return Ok(Some(format!("ConfigMap {}", desired.config_map.name_any())));
-    }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    for secret in &desired.secrets {
-        if !free_or_ours(&secrets, secret, uid).await? {
-            return Ok(Some(format!("Secret {}", secret.name_any())));
-        }
-    }
-    let services: Api<Service> = Api::namespaced(client.clone(), ns);
-    for service in &desired.services {
-        if !free_or_ours(&services, service, uid).await? {
-            return Ok(Some(format!("Service {}", service.name_any())));
-        }
-    }
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
-    if !free_or_ours(&sets, &desired.stateful_set, uid).await? {
-        return Ok(Some(format!(
-            "StatefulSet {}",
-            desired.stateful_set.name_any()
-        )));
-    }
-    if let Some(pdb) = &desired.pdb {
-        let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), ns);
-        if !free_or_ours(&pdbs, pdb, uid).await? {
-            return Ok(Some(format!("PodDisruptionBudget {}", pdb.name_any())));
-        }
-    }
-    Ok(None)
 }
 
 fn pod_config_hash(sts: &StatefulSet) -> Option<String> {
@@ -397,6 +373,7 @@ async fn write_status(
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&body),
     )
-    .await?;
+    .await
+    .map_err(Error::Status)?;
     Ok(true)
 }

@@ -16,7 +16,8 @@ use shinydb_operator::crd::{ShinyDB, ShinyDBStatus};
 use shinydb_operator::error::Error;
 use shinydb_operator::metrics::Metrics;
 
-/// A tiny in-memory API server: GET serves what was applied, PATCH stores, POST echoes.
+/// A tiny in-memory API server: GET serves what was applied, PATCH stores, POST echoes,
+/// DELETE removes.
 #[derive(Default)]
 struct Fake {
     objects: BTreeMap<String, Value>,
@@ -63,6 +64,13 @@ impl Fake {
                 (StatusCode::OK, stored)
             }
             Method::POST => (StatusCode::CREATED, body),
+            Method::DELETE => match self.objects.remove(&path) {
+                Some(_) => (
+                    StatusCode::OK,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                ),
+                None => (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+            },
             _ => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 status_body(405, "MethodNotAllowed"),
@@ -106,6 +114,7 @@ fn db(yaml: &str) -> ShinyDB {
 
 const MINIMAL: &str = include_str!("../fixtures/minimal.yaml");
 const BAD_CONFIG: &str = include_str!("../fixtures/bad-config-key.yaml");
+const INSECURE: &str = include_str!("../fixtures/insecure.yaml");
 
 fn context(fake: &Arc<Mutex<Fake>>) -> Arc<Context> {
     let metrics = Arc::new(Metrics::new().expect("metrics"));
@@ -184,7 +193,8 @@ async fn api_errors_fail_the_reconcile_and_back_off_exponentially() {
             .await
             .expect_err("forbidden");
         assert!(
-            matches!(&err, Error::Kube(kube::Error::Api(s)) if s.code == 403),
+            matches!(&err, Error::Fetch { what, .. } if what == "Secret db-ca")
+                && err.api_status().is_some_and(|s| s.code == 403),
             "{err}"
         );
         delays.push(error_policy(obj.clone(), &err, ctx.clone()));
@@ -352,4 +362,44 @@ async fn an_object_of_a_childs_name_that_someone_else_made_is_not_adopted() {
         .filter_map(|(_, _, b)| b["reason"].as_str())
         .collect();
     assert_eq!(reasons, ["NameConflict"]);
+}
+
+#[tokio::test]
+async fn secrets_of_a_mode_the_spec_left_are_deleted_only_if_owned() {
+    let owned = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "dev", "ownerReferences": [{
+                "apiVersion": "shinydb.io/v1alpha1", "kind": "ShinyDB", "name": "scratch",
+                "uid": "7f1c2d9e-0000-4000-8000-000000000004", "controller": true}]}})
+    };
+    let fake = Arc::new(Mutex::new(Fake::default()));
+    {
+        let mut f = fake.lock().expect("lock");
+        // Left from when the instance had operator-managed TLS; now it is plaintext. The CA
+        // Secret is the operator's; a Secret of the certificate's name is someone else's.
+        f.objects.insert(
+            "/api/v1/namespaces/dev/secrets/scratch-ca".into(),
+            owned("scratch-ca"),
+        );
+        f.objects.insert(
+            "/api/v1/namespaces/dev/secrets/scratch-tls".into(),
+            json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "scratch-tls", "namespace": "dev"}}),
+        );
+    }
+    let ctx = context(&fake);
+    reconcile(Arc::new(DeserializeGuard(Ok(db(INSECURE)))), ctx)
+        .await
+        .expect("reconciled");
+    let fake = fake.lock().expect("lock");
+    let deleted: Vec<&str> = fake
+        .requests(Method::DELETE)
+        .iter()
+        .map(|(_, p, _)| p.split('?').next().unwrap_or_default())
+        .collect();
+    assert_eq!(deleted, ["/api/v1/namespaces/dev/secrets/scratch-ca"]);
+    assert!(
+        fake.objects
+            .contains_key("/api/v1/namespaces/dev/secrets/scratch-tls")
+    );
 }

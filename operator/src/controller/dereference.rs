@@ -1,0 +1,76 @@
+//! The dereference step: everything one reconciliation reads from the API server, fetched in
+//! one place into [`Fetched`], so that validate, build and the ownership check are pure.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::build::{Names, Observed};
+use crate::crd::{ShinyDB, TlsMode};
+use crate::error::Error;
+use crate::validate::Referenced;
+
+/// What exists now of a ShinyDB's world.
+#[derive(Clone, Debug, Default)]
+pub struct Fetched {
+    /// The user's Secrets it names.
+    pub referenced: Referenced,
+    /// The operator's own Secrets (CA, server certificate, admin password).
+    pub observed: Observed,
+    /// The existing children, by kind (each `None` when absent).
+    pub config_map: Option<ConfigMap>,
+    /// The headless and the client Service.
+    pub services: Vec<Service>,
+    /// The StatefulSet.
+    pub stateful_set: Option<StatefulSet>,
+    /// The PodDisruptionBudget.
+    pub pdb: Option<PodDisruptionBudget>,
+}
+
+async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    api.get_opt(name).await.map_err(|source| Error::Fetch {
+        what: format!("{} {name}", K::kind(&())),
+        source,
+    })
+}
+
+/// Reads everything reconciling `db` needs.
+pub async fn dereference(client: &Client, db: &ShinyDB, names: &Names) -> Result<Fetched, Error> {
+    let ns = names.namespace.as_str();
+    let referenced = Referenced {
+        tls_secret: match (db.spec.tls.mode, &db.spec.tls.secret_name) {
+            (TlsMode::Provided, Some(name)) => get(client, ns, name).await?,
+            _ => None,
+        },
+        admin_secret: match &db.spec.auth.admin_password_secret {
+            Some(a) => get(client, ns, &a.name).await?,
+            None => None,
+        },
+    };
+    let observed = Observed {
+        ca_secret: get::<Secret>(client, ns, &names.ca_secret()).await?,
+        tls_secret: get::<Secret>(client, ns, &names.tls_secret()).await?,
+        admin_secret: get::<Secret>(client, ns, &names.admin_secret()).await?,
+    };
+    let mut services = Vec::new();
+    for name in [names.headless_service(), names.client_service()] {
+        services.extend(get::<Service>(client, ns, &name).await?);
+    }
+    Ok(Fetched {
+        referenced,
+        observed,
+        config_map: get(client, ns, &names.config_map()).await?,
+        services,
+        stateful_set: get(client, ns, &names.stateful_set()).await?,
+        pdb: get(client, ns, &names.pdb()).await?,
+    })
+}
