@@ -222,6 +222,9 @@ pub struct LimitsConfig {
     pub max_message_size: ByteSize,
     /// Documents in one page of a scan or one chunk of a query result, at most.
     pub max_page_documents: u32,
+    /// Documents one find may return, at most: a find asking for more (or without a `limit`)
+    /// that matches more is refused, so no query holds an unbounded result in memory.
+    pub max_result_documents: u32,
     /// Writes in one atomic batch or insert, at most.
     pub max_batch_writes: u32,
     /// Deadline of a request whose client sets none, in milliseconds.
@@ -237,6 +240,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_message_size: ByteSize(32 << 20),
             max_page_documents: 1000,
+            max_result_documents: 10_000,
             max_batch_writes: 10_000,
             default_deadline_ms: 30_000,
             max_deadline_ms: 300_000,
@@ -649,6 +653,10 @@ impl Config {
         positive(
             "limits.max_page_documents",
             self.limits.max_page_documents.into(),
+        )?;
+        positive(
+            "limits.max_result_documents",
+            self.limits.max_result_documents.into(),
         )?;
         positive(
             "limits.max_batch_writes",

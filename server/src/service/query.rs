@@ -90,8 +90,32 @@ pub async fn run(s: &Shared, q: Query) -> Result<QueryResult, Status> {
     if q.write.is_some() && !q.explain {
         s.write_query(q).await
     } else {
-        s.read(move |db| db.query(&q).map_err(query_status)).await
+        let max = u64::from(s.limits.max_result_documents);
+        let (q, capped) = cap_result(q, max);
+        let result = s.read(move |db| db.query(&q).map_err(query_status)).await?;
+        match result {
+            QueryResult::Documents { documents, .. } if capped && documents.len() as u64 > max => {
+                Err(Status::resource_exhausted(format!(
+                    "the find matches more than {max} documents (limits.max_result_documents): \
+                     ask for at most {max} with limit() and read the rest page by page with \
+                     after(cursor)"
+                )))
+            }
+            other => Ok(other),
+        }
     }
+}
+
+/// A find that could return more than `max` documents is run with a limit of `max + 1`, so
+/// that the engine holds at most that many (its top-k keeps only those while sorting); whether
+/// it was capped so.
+fn cap_result(mut q: Query, max: u64) -> (Query, bool) {
+    let find = !q.is_grouped() && !q.count && !q.explain && q.id.is_none();
+    if find && q.limit.is_none_or(|l| l > max) {
+        q.limit = Some(max + 1);
+        return (q, true);
+    }
+    (q, false)
 }
 
 impl Shared {

@@ -22,6 +22,7 @@ mod permissions;
 mod pipeline;
 mod pipeline_query;
 mod query;
+mod result_cap;
 mod shutdown;
 mod tls_reload;
 mod users;
