@@ -52,6 +52,9 @@ pub struct Options {
     /// maintained on every write, never used, and would hold their names. A replica, whose
     /// catalog comes from its primary's log, leaves them to the primary.
     pub drop_unfinished_indexes: bool,
+    /// Groups one grouped query may make; past it the query fails with
+    /// [`crate::query::QueryError::TooManyGroups`] instead of growing without bound.
+    pub max_query_groups: usize,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             gc_dead_ratio: 0.5,
             max_batch_bytes: 256 << 20,
             drop_unfinished_indexes: true,
+            max_query_groups: 1_000_000,
         }
     }
 }

@@ -225,6 +225,8 @@ pub struct LimitsConfig {
     /// Documents one find may return, at most: a find asking for more (or without a `limit`)
     /// that matches more is refused, so no query holds an unbounded result in memory.
     pub max_result_documents: u32,
+    /// Groups one grouped query may make, at most; past it the query is refused.
+    pub max_result_groups: u32,
     /// Writes in one atomic batch or insert, at most.
     pub max_batch_writes: u32,
     /// Deadline of a request whose client sets none, in milliseconds.
@@ -241,6 +243,7 @@ impl Default for LimitsConfig {
             max_message_size: ByteSize(32 << 20),
             max_page_documents: 1000,
             max_result_documents: 10_000,
+            max_result_groups: 100_000,
             max_batch_writes: 10_000,
             default_deadline_ms: 30_000,
             max_deadline_ms: 300_000,
@@ -659,6 +662,10 @@ impl Config {
             self.limits.max_result_documents.into(),
         )?;
         positive(
+            "limits.max_result_groups",
+            self.limits.max_result_groups.into(),
+        )?;
+        positive(
             "limits.max_batch_writes",
             self.limits.max_batch_writes.into(),
         )?;
@@ -765,6 +772,7 @@ impl Config {
             gc_dead_ratio: s.gc.dead_ratio,
             // The server is always a primary today.
             drop_unfinished_indexes: true,
+            max_query_groups: self.limits.max_result_groups as usize,
         }
     }
 }

@@ -46,6 +46,15 @@ pub enum QueryFailure {
     Engine(#[from] Error),
 }
 
+impl Inner {
+    /// What one query may hold, from the options.
+    fn query_limits(&self) -> query::Limits {
+        query::Limits {
+            max_groups: self.opts.max_query_groups,
+        }
+    }
+}
+
 impl Db {
     /// Parses and runs a YQL query.
     pub fn query_text(&self, text: &str) -> Result<QueryResult, QueryFailure> {
@@ -64,7 +73,12 @@ impl Db {
         if q.write.is_none() || q.explain {
             let snap = self.snapshot();
             let source = EngineStore::new(inner, &snap, space, &q.store)?;
-            return Ok(query::execute(&source, None, q)?);
+            return Ok(query::execute_with(
+                &source,
+                None,
+                q,
+                &inner.query_limits(),
+            )?);
         }
         inner.wait_for_room()?;
         let mut w = inner.write.lock();
@@ -78,7 +92,7 @@ impl Db {
             committed: None,
             error: None,
         };
-        let result = query::execute(&source, Some(&mut writer), q);
+        let result = query::execute_with(&source, Some(&mut writer), q, &inner.query_limits());
         let (committed, engine_error) = (writer.committed, writer.error.take());
         drop(w);
         if let Some(e) = engine_error {

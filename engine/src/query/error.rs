@@ -28,6 +28,12 @@ pub enum QueryError {
     /// A document could not be encoded or decoded as BSON.
     #[error("BSON error: {0}")]
     Bson(String),
+    /// A grouped query would make more groups than allowed ([`crate::query::Limits`]).
+    #[error("the query makes more than {max} groups")]
+    TooManyGroups {
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl From<ParseError> for QueryError {

@@ -51,7 +51,7 @@ mod source;
 mod validate;
 
 pub use error::{EXCERPT_CHARS, ParseError, QueryError};
-pub use executor::execute;
+pub use executor::{Limits, execute, execute_with};
 pub use ir::{
     AggFn, Aggregate, Direction, Expr, MAX_EXPR_DEPTH, Mutation, Op, Predicate, Query, SortKey,
 };

@@ -11,6 +11,7 @@ mod larger_than_cache;
 mod model;
 mod nesting;
 mod query_engine;
+mod query_limits;
 mod query_oracle;
 mod query_pages;
 mod query_parser_robust;

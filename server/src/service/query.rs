@@ -44,6 +44,10 @@ fn query_error_status(e: QueryError) -> Status {
         | QueryError::Cursor(_)
         | QueryError::Write(_)
         | QueryError::ReadOnly => Status::invalid_argument(e.to_string()),
+        QueryError::TooManyGroups { max } => Status::resource_exhausted(format!(
+            "the query makes more than {max} groups (limits.max_result_groups): narrow its \
+             filter or group by fewer distinct values"
+        )),
         QueryError::Storage(_) | QueryError::Bson(_) => Status::internal(e.to_string()),
     }
 }

@@ -1,6 +1,7 @@
 //! No find holds an unbounded result: past `limits.max_result_documents` a find is refused
 //! with a message naming the setting and how to page; within it, and page by page with
-//! `after(cursor)`, every document is still reachable; counts and groups are not affected.
+//! `after(cursor)`, every document is still reachable; counts are not affected. A grouping past
+//! `limits.max_result_groups` is refused the same way.
 
 use shinydb_proto::v1::{self, query_chunk::Result as C, query_request::Query as Q};
 use tonic::Code;
@@ -76,4 +77,25 @@ async fn a_find_past_the_result_cap_is_refused_and_paging_reaches_everything() {
         }
     }
     assert_eq!(seen, 120);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grouping_past_the_group_cap_is_refused_naming_the_setting() {
+    let server =
+        Server::start(ServerOptions::default().config("limits:\n  max_result_groups: 5\n"));
+    let mut c = server.admin().await;
+    c.create_store("s", "t").await;
+    c.insert("s", "t", (0..20).map(sample).collect()).await;
+    let e = run(&mut c, "s.t.groupBy(n).aggregate(c: count)")
+        .await
+        .expect_err("20 groups > 5");
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    assert!(e.message().contains("limits.max_result_groups"), "{e}");
+    let ok = run(&mut c, "s.t.filter(n < 5).groupBy(n).aggregate(c: count)")
+        .await
+        .expect("5 groups");
+    assert!(
+        matches!(&ok[0].result, Some(C::Groups(g)) if g.documents.len() == 5),
+        "{ok:?}"
+    );
 }

@@ -113,6 +113,8 @@ pub(crate) struct Grouper<'q> {
     paths: Vec<FieldPath>,
     /// For each aggregate, the position of its path in `paths`.
     slots: Vec<Option<usize>>,
+    /// Groups allowed.
+    max_groups: usize,
 }
 
 fn new_accs(aggregates: &[Aggregate]) -> Vec<Acc> {
@@ -147,8 +149,8 @@ fn keep_extreme(slot: &mut Option<RawBson>, v: RawBsonRef<'_>, want: Ordering) {
 }
 
 impl<'q> Grouper<'q> {
-    /// An empty grouping.
-    pub fn new(group_by: &'q [FieldPath], aggregates: &'q [Aggregate]) -> Self {
+    /// An empty grouping of at most `max_groups` groups.
+    pub fn new(group_by: &'q [FieldPath], aggregates: &'q [Aggregate], max_groups: usize) -> Self {
         let mut paths: Vec<FieldPath> = Vec::new();
         let slots = aggregates
             .iter()
@@ -172,11 +174,12 @@ impl<'q> Grouper<'q> {
             probe: GroupKey(Vec::new()),
             paths,
             slots,
+            max_groups,
         }
     }
 
-    /// Adds one (matching) document.
-    pub fn add(&mut self, doc: &RawDocument) {
+    /// Adds one (matching) document; fails when it would start a group past the limit.
+    pub fn add(&mut self, doc: &RawDocument) -> Result<(), QueryError> {
         // The probe key is reused from document to document: no allocation for scalar keys of an
         // existing group.
         self.probe.0.clear();
@@ -190,6 +193,11 @@ impl<'q> Grouper<'q> {
             Some(&i) => i,
             None => {
                 let i = self.groups.len();
+                if i >= self.max_groups {
+                    return Err(QueryError::TooManyGroups {
+                        max: self.max_groups,
+                    });
+                }
                 self.index.insert(self.probe.clone(), i);
                 self.groups.push(Group {
                     key: self.probe.0.clone(),
@@ -199,7 +207,7 @@ impl<'q> Grouper<'q> {
             }
         };
         let Some(group) = self.groups.get_mut(index) else {
-            return;
+            return Ok(());
         };
         for (slot, v) in group.key.iter_mut().zip(self.probe.0.iter()) {
             if better_representative(v.as_raw_bson_ref(), slot.as_raw_bson_ref()) {
@@ -235,6 +243,7 @@ impl<'q> Grouper<'q> {
                 }
             }
         }
+        Ok(())
     }
 
     /// The group rows in group-key order: the group fields (re-nested) then the aliases.

@@ -23,6 +23,33 @@ pub fn execute(
     writer: Option<&mut dyn StoreWriter>,
     query: &Query,
 ) -> Result<QueryResult, QueryError> {
+    execute_with(source, writer, query, &Limits::default())
+}
+
+/// Bounds on what one query may hold in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Groups one grouped query may make; past it the query fails with
+    /// [`QueryError::TooManyGroups`].
+    pub max_groups: usize,
+}
+
+impl Default for Limits {
+    /// No bound.
+    fn default() -> Self {
+        Limits {
+            max_groups: usize::MAX,
+        }
+    }
+}
+
+/// [`execute`] within `limits`.
+pub fn execute_with(
+    source: &dyn StoreSource,
+    writer: Option<&mut dyn StoreWriter>,
+    query: &Query,
+    limits: &Limits,
+) -> Result<QueryResult, QueryError> {
     validate(query)?;
     let span = tracing::debug_span!("query.execute", store = %query.store);
     let _enter = span.enter();
@@ -42,7 +69,7 @@ pub fn execute(
     let mut stats = ReadStats::default();
     match &query.write {
         None => {
-            let result = read::run(source, query, &plan, filter.as_ref(), &mut stats)?;
+            let result = read::run(source, query, &plan, filter.as_ref(), &mut stats, limits)?;
             if !query.explain {
                 return Ok(result);
             }

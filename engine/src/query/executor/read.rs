@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use bson::{Bson, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 
+use super::Limits;
 use super::candidates::{in_id_order, open};
 use crate::query::aggregate::Grouper;
 use crate::query::cursor;
@@ -68,9 +69,10 @@ pub(super) fn run(
     plan: &Plan,
     filter: Option<&Filter>,
     stats: &mut ReadStats,
+    limits: &Limits,
 ) -> Result<QueryResult, QueryError> {
     if query.is_grouped() {
-        return run_grouped(source, query, plan, filter, stats);
+        return run_grouped(source, query, plan, filter, stats, limits);
     }
     let (paths, dirs) = split_keys(&query.order_by);
     let order = RowOrder {
@@ -251,14 +253,15 @@ fn run_grouped(
     plan: &Plan,
     filter: Option<&Filter>,
     stats: &mut ReadStats,
+    limits: &Limits,
 ) -> Result<QueryResult, QueryError> {
-    let mut grouper = Grouper::new(&query.group_by, &query.aggregates);
+    let mut grouper = Grouper::new(&query.group_by, &query.aggregates, limits.max_groups);
     let mut matched = 0u64;
     for doc in open(source, &plan.access, &stats.examined)? {
         let doc = doc?;
         if filter.is_none_or(|f| f.matches(&doc)) {
             matched += 1;
-            grouper.add(&doc);
+            grouper.add(&doc)?;
         }
     }
     stats.matched = matched;
