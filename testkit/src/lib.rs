@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 pub use certs::{Ca, Leaf};
 pub use http::http_get;
-pub use s3::S3Server;
+pub use s3::{AccessKey, S3Server};
 pub use server::{ADMIN_PASSWORD, Server, ServerOptions, workspace_bin};
 
 /// Polls `f` every 25 ms until it is true; panics naming `what` after `timeout`.

@@ -1,7 +1,7 @@
 //! Running YQL against the engine: the query executor reads one store of one snapshot and writes
 //! one atomic batch.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use bson::{Bson, RawBson, RawDocumentBuf};
 use parking_lot::Mutex;
@@ -47,10 +47,11 @@ pub enum QueryFailure {
 }
 
 impl Inner {
-    /// What one query may hold, from the options.
-    fn query_limits(&self) -> query::Limits {
+    /// What one query may hold, from the options, and when a read must stop.
+    fn query_limits(&self, deadline: Option<Instant>) -> query::Limits {
         query::Limits {
             max_groups: self.opts.max_query_groups,
+            deadline,
         }
     }
 }
@@ -65,6 +66,16 @@ impl Db {
     /// Runs a typed query. Reads see one snapshot; a write reads its selection and commits its
     /// batch under the write lock, so nothing changes in between, and returns once durable.
     pub fn query(&self, q: &Query) -> Result<QueryResult, QueryFailure> {
+        self.query_until(q, None)
+    }
+
+    /// [`Db::query`], where a read still running at `deadline` stops with
+    /// [`QueryError::DeadlineExceeded`] (a write always runs to its end, or not at all).
+    pub fn query_until(
+        &self,
+        q: &Query,
+        deadline: Option<Instant>,
+    ) -> Result<QueryResult, QueryFailure> {
         query::validate(q)?;
         let space = q.space.as_deref().ok_or_else(|| {
             QueryError::Invalid(format!("name the space of store {0}: space.{0}", q.store))
@@ -77,7 +88,7 @@ impl Db {
                 &source,
                 None,
                 q,
-                &inner.query_limits(),
+                &inner.query_limits(deadline),
             )?);
         }
         inner.wait_for_room()?;
@@ -92,7 +103,7 @@ impl Db {
             committed: None,
             error: None,
         };
-        let result = query::execute_with(&source, Some(&mut writer), q, &inner.query_limits());
+        let result = query::execute_with(&source, Some(&mut writer), q, &inner.query_limits(None));
         let (committed, engine_error) = (writer.committed, writer.error.take());
         drop(w);
         if let Some(e) = engine_error {

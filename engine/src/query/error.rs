@@ -28,6 +28,9 @@ pub enum QueryError {
     /// A document could not be encoded or decoded as BSON.
     #[error("BSON error: {0}")]
     Bson(String),
+    /// A read was still running at its deadline ([`crate::query::Limits`]); it stopped.
+    #[error("the query ran past its deadline and was stopped")]
+    DeadlineExceeded,
     /// A grouped query would make more groups than allowed ([`crate::query::Limits`]).
     #[error("the query makes more than {max} groups")]
     TooManyGroups {

@@ -1,10 +1,13 @@
-//! A grouped query cannot grow without bound: past `Options::max_query_groups` it fails with
-//! `QueryError::TooManyGroups`, and within it the groups are exact.
+//! A query cannot grow or run without bound: a grouping past `Options::max_query_groups` fails
+//! with `QueryError::TooManyGroups` (within it the groups are exact), and a read still running at
+//! its deadline stops with `QueryError::DeadlineExceeded`.
+
+use std::time::{Duration, Instant};
 
 use bson::doc;
 use shinydb_engine::{
     Db, Options, QueryFailure,
-    query::{QueryError, QueryResult},
+    query::{self, QueryError, QueryResult},
 };
 
 #[test]
@@ -46,4 +49,36 @@ fn a_grouping_past_the_group_limit_fails_and_within_it_is_exact() {
         }
         other => panic!("not groups: {other:?}"),
     }
+}
+
+#[test]
+fn a_read_past_its_deadline_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    db.create_space("s").expect("space");
+    db.create_store("s", "t").expect("store");
+    let docs = (0..5_000i64).map(|i| doc! {"_id": i, "n": i}).collect();
+    db.insert_many("s", "t", docs).expect("insert");
+    let q = query::parse("s.t.filter(n >= 0).count()").expect("parse");
+
+    let err = db
+        .query_until(&q, Some(Instant::now()))
+        .expect_err("already past its deadline");
+    assert!(
+        matches!(err, QueryFailure::Query(QueryError::DeadlineExceeded)),
+        "{err:?}"
+    );
+    let grouped = query::parse("s.t.groupBy(n).aggregate(c: count)").expect("parse");
+    let err = db
+        .query_until(&grouped, Some(Instant::now()))
+        .expect_err("a grouping stops too");
+    assert!(
+        matches!(err, QueryFailure::Query(QueryError::DeadlineExceeded)),
+        "{err:?}"
+    );
+    let later = Some(Instant::now() + Duration::from_secs(600));
+    assert!(matches!(
+        db.query_until(&q, later).expect("in time"),
+        QueryResult::Count(5_000)
+    ));
 }

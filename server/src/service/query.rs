@@ -5,7 +5,11 @@
 //! rows in memory; the stream cuts them into chunks of at most `limits.max_page_documents`
 //! documents and half of `limits.max_message_size`.
 
-use std::{pin::Pin, sync::Arc, time::Instant};
+use std::{
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bson::RawDocumentBuf;
 use bytes::Bytes;
@@ -44,6 +48,9 @@ fn query_error_status(e: QueryError) -> Status {
         | QueryError::Cursor(_)
         | QueryError::Write(_)
         | QueryError::ReadOnly => Status::invalid_argument(e.to_string()),
+        QueryError::DeadlineExceeded => {
+            Status::deadline_exceeded("the query ran past its deadline and was stopped")
+        }
         QueryError::TooManyGroups { max } => Status::resource_exhausted(format!(
             "the query makes more than {max} groups (limits.max_result_groups): narrow its \
              filter or group by fewer distinct values"
@@ -89,14 +96,17 @@ pub fn authorize(p: &Principal, q: &Query) -> Result<(), Status> {
     p.require(access, q.space.as_deref())
 }
 
-/// Runs a query on a blocking thread.
-pub async fn run(s: &Shared, q: Query) -> Result<QueryResult, Status> {
+/// Runs a query on a blocking thread; a read still running after `deadline` stops there.
+pub async fn run(s: &Shared, q: Query, deadline: Duration) -> Result<QueryResult, Status> {
     if q.write.is_some() && !q.explain {
         s.write_query(q).await
     } else {
         let max = u64::from(s.limits.max_result_documents);
         let (q, capped) = cap_result(q, max);
-        let result = s.read(move |db| db.query(&q).map_err(query_status)).await?;
+        let until = std::time::Instant::now() + deadline;
+        let result = s
+            .read(move |db| db.query_until(&q, Some(until)).map_err(query_status))
+            .await?;
         match result {
             QueryResult::Documents { documents, .. } if capped && documents.len() as u64 > max => {
                 Err(Status::resource_exhausted(format!(
@@ -268,7 +278,7 @@ impl query_server::Query for QueryService {
             let q = parse(&r)?;
             authorize(&p, &q)?;
             let (per_chunk, budget) = chunk_limits(&s, r.chunk_size);
-            let result = with_deadline(deadline, run(&s, q)).await?;
+            let result = with_deadline(deadline, run(&s, q, deadline)).await?;
             chunks(result, per_chunk, budget)
         }
         .instrument(span.clone())
@@ -289,7 +299,7 @@ impl query_server::Query for QueryService {
             let mut q = parse(&r)?;
             q.explain = true;
             authorize(&p, &q)?;
-            match run(s, q).await? {
+            match run(s, q, s.deadline_ms(0)).await? {
                 QueryResult::Explain(e) => Ok(explain_to(&e)),
                 other => Err(Status::internal(format!(
                     "explain returned {other:?} instead of a plan"

@@ -213,7 +213,7 @@ async fn handle_query(s: &Shared, p: &Principal, req: PipelineRequest, tx: &Outb
         let q = query::parse(&r)?;
         query::authorize(&p, &q)?;
         let (per_chunk, budget) = query::chunk_limits(s, r.chunk_size);
-        let result = query::run(s, q).await?;
+        let result = query::run(s, q, deadline).await?;
         query::chunks(result, per_chunk, budget)
     })
     .instrument(debug_span!("op", otel.name = name, id))

@@ -1,6 +1,7 @@
 //! Integration tests that drive the real `shinydb-server` binary over TLS: one binary, a module per behaviour.
 
 mod api_key_lifetime;
+mod backup_credentials;
 mod backup_lifecycle;
 mod backup_restore;
 mod catalog;

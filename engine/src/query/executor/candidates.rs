@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use bson::RawBson;
 
@@ -34,16 +35,33 @@ impl Ord for IdKey {
     }
 }
 
-/// Opens `access`; every document read adds one to `examined`.
+/// How many documents are read between two looks at the clock.
+const DEADLINE_EVERY: u64 = 256;
+
+/// Opens `access`; every document read adds one to `examined`. Past `deadline` (looked at every
+/// [`DEADLINE_EVERY`] documents, and at the first) the stream yields
+/// [`QueryError::DeadlineExceeded`] and ends, so the work stops with the caller's patience.
 pub(super) fn open<'s>(
     source: &'s dyn StoreSource,
     access: &'s Access,
     examined: &'s Cell<u64>,
+    deadline: Option<Instant>,
 ) -> Result<DocStream<'s>, QueryError> {
-    let inner = open_uncounted(source, access)?;
-    Ok(Box::new(
-        inner.inspect(move |_| examined.set(examined.get() + 1)),
-    ))
+    let mut inner = open_uncounted(source, access)?;
+    let mut expired = false;
+    Ok(Box::new(std::iter::from_fn(move || {
+        if expired {
+            return None;
+        }
+        let item = inner.next()?;
+        let n = examined.get() + 1;
+        examined.set(n);
+        if n % DEADLINE_EVERY == 1 && deadline.is_some_and(|d| Instant::now() >= d) {
+            expired = true;
+            return Some(Err(QueryError::DeadlineExceeded));
+        }
+        Some(item)
+    })))
 }
 
 fn open_uncounted<'s>(

@@ -32,6 +32,8 @@ pub struct Limits {
     /// Groups one grouped query may make; past it the query fails with
     /// [`QueryError::TooManyGroups`].
     pub max_groups: usize,
+    /// A read still running at this time stops with [`QueryError::DeadlineExceeded`].
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for Limits {
@@ -39,6 +41,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_groups: usize::MAX,
+            deadline: None,
         }
     }
 }

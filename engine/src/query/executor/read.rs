@@ -35,7 +35,7 @@ pub(super) fn matching_documents(
     stats: &mut ReadStats,
 ) -> Result<Vec<RawDocumentBuf>, QueryError> {
     let mut out = Vec::new();
-    for doc in open(source, &plan.access, &stats.examined)? {
+    for doc in open(source, &plan.access, &stats.examined, None)? {
         let doc = doc?;
         if filter.is_none_or(|f| f.matches(&doc)) {
             out.push(doc);
@@ -91,7 +91,7 @@ pub(super) fn run(
     };
     let need = query.limit.map(|l| l.saturating_add(query.skip));
     let skip = usize::try_from(query.skip).unwrap_or(usize::MAX);
-    let candidates = open(source, &plan.access, &stats.examined)?;
+    let candidates = open(source, &plan.access, &stats.examined, limits.deadline)?;
     let mut matched = 0u64;
     let mut accept = |doc: &RawDocument| {
         let ok = filter.is_none_or(|f| f.matches(doc))
@@ -257,7 +257,7 @@ fn run_grouped(
 ) -> Result<QueryResult, QueryError> {
     let mut grouper = Grouper::new(&query.group_by, &query.aggregates, limits.max_groups);
     let mut matched = 0u64;
-    for doc in open(source, &plan.access, &stats.examined)? {
+    for doc in open(source, &plan.access, &stats.examined, limits.deadline)? {
         let doc = doc?;
         if filter.is_none_or(|f| f.matches(&doc)) {
             matched += 1;
