@@ -6,7 +6,6 @@
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader, Write as _},
-    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -14,6 +13,8 @@ use std::{
 use bson::{Bson, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shinydb_engine::{Db, Options, SyncMode, Update};
+
+use crate::common::spawn_child;
 
 const CHILD_ENV: &str = "SHINYDB_CRASH_CHILD_DIR";
 const THREADS: u64 = 4;
@@ -117,25 +118,13 @@ fn acknowledged_writes_survive_sigkill() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(50);
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary");
     let mut rng = StdRng::seed_from_u64(0x5eed);
     // id -> (acknowledged state, state of a write in flight)
     let mut known: HashMap<i64, (State, Option<State>)> = HashMap::new();
     let mut acked_total = 0usize;
     let started = Instant::now();
     for round in 0..rounds {
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "crash::crash_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn child");
+        let mut child = spawn_child("crash::crash_child", CHILD_ENV, dir.path());
         let stdout = child.stdout.take().expect("stdout");
         let kill_after = Duration::from_millis(rng.random_range(5..150));
         let reader = std::thread::spawn(move || {

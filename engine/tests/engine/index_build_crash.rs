@@ -4,12 +4,13 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
     time::Duration,
 };
 
 use bson::doc;
 use shinydb_engine::{Db, Options, query::QueryResult};
+
+use crate::common::spawn_child;
 
 const CHILD_ENV: &str = "SHINYDB_INDEX_CRASH_CHILD_DIR";
 const DOCS: i64 = 200_000;
@@ -39,19 +40,11 @@ fn index_build_child() {
 #[test]
 fn an_interrupted_index_build_is_dropped_at_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(&exe)
-        .args([
-            "--exact",
-            "index_build_crash::index_build_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
+    let mut child = spawn_child(
+        "index_build_crash::index_build_child",
+        CHILD_ENV,
+        dir.path(),
+    );
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     // The harness prints `test <name> ... ` before the child's first line, on the same line.
     let first = lines.find_map(|l| l.ok().filter(|l| l.ends_with("building")));

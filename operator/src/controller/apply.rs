@@ -8,6 +8,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::ownership::controlled_by;
 use crate::build::FIELD_MANAGER;
 use crate::error::Error;
 
@@ -49,11 +50,7 @@ where
     let Some(existing) = existing else {
         return Ok(false);
     };
-    if !existing
-        .owner_references()
-        .iter()
-        .any(|o| o.uid == owner_uid && o.controller == Some(true))
-    {
+    if !controlled_by(existing.meta(), owner_uid) {
         return Ok(false);
     }
     let name = existing.name_any();

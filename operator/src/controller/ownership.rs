@@ -17,13 +17,10 @@ fn ours(existing: Option<&ObjectMeta>, desired: &ObjectMeta, uid: &str) -> bool 
     let Some(existing) = existing else {
         return true;
     };
-    let owners = existing.owner_references.as_deref().unwrap_or_default();
-    if owners
-        .iter()
-        .any(|o| o.uid == uid && o.controller == Some(true))
-    {
+    if controlled_by(existing, uid) {
         return true;
     }
+    let owners = existing.owner_references.as_deref().unwrap_or_default();
     let kept = desired
         .owner_references
         .as_deref()
@@ -36,6 +33,15 @@ fn ours(existing: Option<&ObjectMeta>, desired: &ObjectMeta, uid: &str) -> bool 
     kept && owners.is_empty()
         && same_label("app.kubernetes.io/managed-by")
         && same_label("app.kubernetes.io/instance")
+}
+
+/// Whether the object with `uid` is `meta`'s controller.
+pub(super) fn controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
+    meta.owner_references
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|o| o.uid == uid && o.controller == Some(true))
 }
 
 fn check<K: Resource<DynamicType = ()>>(

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Client;
 use kube::client::Body;
 use kube::core::DeserializeGuard;
@@ -108,6 +109,15 @@ fn client(fake: Arc<Mutex<Fake>>) -> Client {
     Client::new(service, "default")
 }
 
+/// The status's `Ready` condition.
+fn ready_condition(status: &ShinyDBStatus) -> &Condition {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready")
+}
+
 fn db(yaml: &str) -> ShinyDB {
     serde_yaml_ng::from_str(yaml).expect("ShinyDB")
 }
@@ -152,11 +162,7 @@ async fn invalid_config_is_reported_in_status_and_an_event_without_touching_chil
         "{path}"
     );
     let status: ShinyDBStatus = serde_json::from_value(body["status"].clone()).expect("status");
-    let ready = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .expect("Ready");
+    let ready = ready_condition(&status);
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "InvalidSpec")
@@ -342,11 +348,7 @@ async fn an_object_of_a_childs_name_that_someone_else_made_is_not_adopted() {
     );
     let status: ShinyDBStatus =
         serde_json::from_value(patches[0].2["status"].clone()).expect("status");
-    let ready = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .expect("Ready");
+    let ready = ready_condition(&status);
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "NameConflict")

@@ -399,3 +399,16 @@ pub fn run(source: &MemStore, text: &str) -> QueryResult {
 pub fn store_of(text: &str) -> String {
     parse(text).expect("parse").store
 }
+
+/// Runs test `name` of this test binary in a child process (the crash tests' writer) with
+/// `env=dir` set, its stdout piped and its stderr discarded.
+pub fn spawn_child(name: &str, env: &str, dir: &std::path::Path) -> std::process::Child {
+    let exe = std::env::current_exe().expect("test binary");
+    std::process::Command::new(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(env, dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn child")
+}
