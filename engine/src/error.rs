@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in the engine.
+/// Everything that can go wrong in the engine. New variants may be added: match the ones a
+/// caller acts on and treat the rest as internal.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An operating-system I/O error, with what the engine was doing.
     #[error("I/O error while {context}: {source}")]
@@ -82,6 +84,24 @@ pub enum Error {
     /// A size limit was exceeded.
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// The write-ahead log no longer holds a batch a reader asked for: it was removed after a
+    /// checkpoint. A replica in this state must start again from a backup.
+    #[error("the log no longer holds sequence number {seq}; restore from a backup first")]
+    LogTruncated {
+        /// The first sequence number the reader needed.
+        seq: u64,
+    },
+    /// A batch from another engine's log does not follow the last one applied.
+    #[error("log record {seq} does not follow {applied}: records are missing")]
+    LogGap {
+        /// The batch offered.
+        seq: u64,
+        /// The last batch applied here.
+        applied: u64,
+    },
+    /// An internal invariant did not hold: a bug in the engine, not in the caller's input.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// The engine's result type.

@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::build::tls::{CertInfo, cert_info};
-use crate::build::{ConfigError, server_config_yaml};
+use crate::build::{ConfigError, ServerConfig, server_config_yaml};
 use crate::crd::{ShinyDB, TlsMode};
 
 /// The user's Secrets a ShinyDB names, as fetched (`None`: not found or not named).
@@ -58,9 +58,12 @@ pub enum ValidationError {
     },
 }
 
-/// What validation learned that the status reports.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What validation learned: the server configuration, parsed once for `build`, and what the
+/// status reports.
+#[derive(Clone, Debug)]
 pub struct Validated {
+    /// The merged server configuration, accepted by the server's own parser.
+    pub config: ServerConfig,
     /// The provided server certificate, with mode `Provided`.
     pub provided_certificate: Option<CertInfo>,
 }
@@ -76,9 +79,11 @@ fn key<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
 
 /// Checks `db` against the Secrets it references and the server's configuration parser.
 pub fn validate(db: &ShinyDB, referenced: &Referenced) -> Result<Validated, ValidationError> {
-    server_config_yaml(db)?;
+    let mut validated = Validated {
+        config: server_config_yaml(db)?,
+        provided_certificate: None,
+    };
     let tls = &db.spec.tls;
-    let mut validated = Validated::default();
     match tls.mode {
         TlsMode::Disabled if !tls.allow_insecure => {
             return Err(ValidationError::InsecureNotAllowed);

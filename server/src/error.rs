@@ -16,6 +16,9 @@ pub enum ServerError {
     /// The engine could not be opened or closed.
     #[error("storage engine: {0}")]
     Engine(#[from] shinydb_engine::Error),
+    /// The data directory's lineage (for backups and the archive) could not be read or made.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     /// The TLS certificates could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
@@ -56,10 +59,12 @@ pub fn engine_status(e: shinydb_engine::Error) -> Status {
         E::AlreadyExists { .. } | E::UniqueViolation { .. } => Code::AlreadyExists,
         E::InvalidArgument(_) | E::InvalidName { .. } => Code::InvalidArgument,
         E::LimitExceeded(_) => Code::ResourceExhausted,
-        E::FailedPrecondition(_) | E::Locked { .. } => Code::FailedPrecondition,
+        E::FailedPrecondition(_) | E::Locked { .. } | E::LogTruncated { .. } | E::LogGap { .. } => {
+            Code::FailedPrecondition
+        }
         E::Failed(_) => Code::Unavailable,
         E::Corruption { .. } => Code::DataLoss,
-        E::Io { .. } | E::UnsupportedFormat { .. } => Code::Internal,
+        _ => Code::Internal,
     };
     Status::new(code, e.to_string())
 }

@@ -59,7 +59,6 @@ pub type State = Arc<Shared>;
 
 impl Shared {
     /// Bundles the shared state.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Arc<Db>,
         auth: Arc<Auth>,

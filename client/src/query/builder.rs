@@ -142,7 +142,10 @@ impl Filter {
     }
 
     /// `not self`.
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "YQL's `not` by its YQL name; `!filter` would read as a Rust boolean"
+    )]
     pub fn not(self) -> Filter {
         Filter(self.0.map(|e| Expr::Not(Box::new(e))))
     }

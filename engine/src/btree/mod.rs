@@ -104,7 +104,10 @@ impl TreeVersion {
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the recursive range walk carries its bounds and output down each level"
+    )]
     fn collect(
         &self,
         id: PageId,

@@ -178,14 +178,14 @@ impl Catalog {
     /// The op that persists a store's entry.
     pub fn store_op(store: &StoreInfo) -> Result<KvOp> {
         let v = bson::to_vec(store)
-            .map_err(|e| Error::InvalidArgument(format!("encoding store entry: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding store entry: {e}")))?;
         Ok(KvOp::put(store_key(&store.space, &store.name), v))
     }
 
     /// The op that persists a space's entry.
     pub fn space_op(space: &SpaceInfo) -> Result<KvOp> {
         let v = bson::to_vec(space)
-            .map_err(|e| Error::InvalidArgument(format!("encoding space entry: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding space entry: {e}")))?;
         Ok(KvOp::put(space_key(&space.name), v))
     }
 

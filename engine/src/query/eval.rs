@@ -192,5 +192,4 @@ fn test_value(test: &Test, v: Option<RawBsonRef<'_>>) -> bool {
 }
 
 #[cfg(test)]
-#[path = "eval_tests.rs"]
 mod tests;

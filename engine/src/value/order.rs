@@ -343,5 +343,4 @@ fn compare_scalar(a: RawBsonRef<'_>, b: RawBsonRef<'_>) -> Ordering {
 }
 
 #[cfg(test)]
-#[path = "order_tests.rs"]
 mod tests;

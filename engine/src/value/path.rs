@@ -294,5 +294,4 @@ fn segments_to_string(segments: &[String]) -> String {
 }
 
 #[cfg(test)]
-#[path = "path_tests.rs"]
 mod tests;

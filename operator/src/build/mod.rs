@@ -65,25 +65,23 @@ pub enum BuildError {
     /// The object lacks a name or namespace (never true for objects from the API server).
     #[error("the ShinyDB has no {0}")]
     MissingMetadata(&'static str),
-    /// The configuration overrides are invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// A certificate could not be issued or an existing one could not be read.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
 }
 
-/// Builds every child object of `db` at time `now`.
+/// Builds every child object of `db` at time `now`, with the server configuration `validate`
+/// parsed.
 pub fn build(
     db: &ShinyDB,
+    config: &ServerConfig,
     observed: &Observed,
     now: jiff::Timestamp,
 ) -> Result<Desired, BuildError> {
     let names = Names::of(db)?;
     let owner = owner_reference(db)?;
-    let config = server_config_yaml(db)?;
-    let hash = config_hash(&config);
-    let config_map = config::config_map(&names, &owner, db, &config);
+    let hash = config_hash(config);
+    let config_map = config::config_map(&names, &owner, db, config);
 
     let mut secrets = Vec::new();
     let tls = match db.spec.tls.mode {
@@ -107,7 +105,7 @@ pub fn build(
         services::headless(&names, &owner, db),
         services::client(&names, &owner, db),
     ];
-    let stateful_set = statefulset::stateful_set(&names, &owner, db, &config, &hash);
+    let stateful_set = statefulset::stateful_set(&names, &owner, db, config, &hash);
     let pdb = (db.spec.replicas > 1).then(|| pdb::pdb(&names, &owner, db));
     Ok(Desired {
         config_map,

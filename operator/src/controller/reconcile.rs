@@ -182,7 +182,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     };
 
     // 3. build the children (pure)
-    let desired = build::build(db, &fetched.observed, now)?;
+    let desired = build::build(db, &validated.config, &fetched.observed, now)?;
 
     // 4. ownership: never adopt an object someone else made
     if let Some(foreign) = foreign_child(&fetched, &desired, &uid) {

@@ -329,5 +329,4 @@ fn join(mut exprs: Vec<super::ir::Expr>) -> Option<super::ir::Expr> {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

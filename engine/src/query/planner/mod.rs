@@ -439,5 +439,4 @@ fn ordered_plan(query: &Query, indexes: &[IndexSummary], total: u64) -> Option<(
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;
