@@ -832,6 +832,18 @@ impl Client {
         Ok(r.objects)
     }
 
+    /// Whether the server archives its log, how far, and which moments a restore can reach
+    /// (global admin).
+    pub async fn backup_status(&self) -> Result<v1::BackupStatusResponse> {
+        self.unary(
+            "backup_status",
+            Idempotency::Idempotent,
+            v1::BackupStatusRequest {},
+            |ch, r| async move { BackupsClient::new(ch).status(r).await },
+        )
+        .await
+    }
+
     // ---- Server ----
 
     /// Asks the server's gRPC health service whether it serves; needs no credentials and is

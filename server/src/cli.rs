@@ -56,27 +56,32 @@ pub struct Cli {
 /// What `shinydb-server` does instead of serving.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Restores a base backup into --data-dir, then exits. The store and its options come
-    /// from the same configuration (file, SHINYDB_BACKUP_* variables) as the server's.
+    /// Restores a base backup, and the archived log after it up to a target, into --data-dir,
+    /// then exits. The store and its options come from the same configuration (file,
+    /// SHINYDB_BACKUP_* variables) as the server's.
     Restore(RestoreArgs),
 }
 
-/// `shinydb-server restore`.
+/// `shinydb-server restore`: one target of `--backup`, `--target-time`, `--target-seq` and
+/// `--latest`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).multiple(false)))]
 pub struct RestoreArgs {
     /// The backup store (overrides backup.store): s3://bucket/prefix or file:///path.
     #[arg(long, value_name = "URL")]
     pub from: Option<String>,
-    /// The backup to restore (see `shinydb backup list`).
-    #[arg(
-        long,
-        value_name = "ID",
-        conflicts_with = "latest",
-        required_unless_present = "latest"
-    )]
+    /// Exactly this backup, without the archived log (see `shinydb backup list`).
+    #[arg(long, value_name = "ID", group = "target")]
     pub backup: Option<String>,
-    /// Restore the newest complete backup.
-    #[arg(long)]
+    /// The state at this time (RFC 3339, such as 2026-12-01T10:15:00Z): every batch committed
+    /// at or before it, from the newest backup before it and the archived log.
+    #[arg(long, value_name = "RFC3339", group = "target", value_parser = parse_time)]
+    pub target_time: Option<i64>,
+    /// The state right after this batch (a sequence number).
+    #[arg(long, value_name = "N", group = "target")]
+    pub target_seq: Option<u64>,
+    /// The newest backup and everything archived after it.
+    #[arg(long, group = "target")]
     pub latest: bool,
     /// Replace a data directory that holds data (moved aside, removed after the swap).
     #[arg(long)]
@@ -84,6 +89,13 @@ pub struct RestoreArgs {
     /// Chunks downloaded at once [default: backup.parallelism].
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
+}
+
+/// An RFC 3339 time, as ms since the epoch.
+fn parse_time(text: &str) -> Result<i64, String> {
+    bson::DateTime::parse_rfc3339_str(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-12-01T10:15:00Z: {e}"))
 }
 
 fn path(p: &std::path::Path) -> Value {

@@ -365,6 +365,32 @@ pub struct BackupConfig {
     pub compression_level: i32,
     /// Which backups are deleted after each new one.
     pub retention: RetentionConfig,
+    /// Continuous archiving of the write-ahead log, for point-in-time recovery.
+    pub archive: ArchiveConfig,
+}
+
+/// Continuous archiving of the write-ahead log to the backup store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// Archive the log whenever `backup.store` is set.
+    pub enabled: bool,
+    /// The longest a committed batch waits before it is archived: the most a lost disk can
+    /// cost, with a base backup and the archive.
+    pub timeout_seconds: u64,
+    /// The most log kept locally for the archive while the store cannot take it. Past it the
+    /// server lets the log go, records the gap (status, metrics, log) and keeps serving.
+    pub max_pending_bytes: ByteSize,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        ArchiveConfig {
+            enabled: true,
+            timeout_seconds: 60,
+            max_pending_bytes: ByteSize(1 << 30),
+        }
+    }
 }
 
 /// Which backups are deleted after each new one.
@@ -405,6 +431,7 @@ impl Default for BackupConfig {
             parallelism: 4,
             compression_level: 3,
             retention: RetentionConfig::default(),
+            archive: ArchiveConfig::default(),
         }
     }
 }
@@ -587,6 +614,16 @@ impl Config {
             ));
         }
         positive("backup.parallelism", self.backup.parallelism.into())?;
+        positive(
+            "backup.archive.timeout_seconds",
+            self.backup.archive.timeout_seconds,
+        )?;
+        if self.backup.archive.max_pending_bytes.0 < 1 << 20 {
+            return Err(ConfigError::key(
+                "backup.archive.max_pending_bytes",
+                "must be at least 1MiB",
+            ));
+        }
         positive(
             "network.max_concurrent_streams",
             self.network.max_concurrent_streams.into(),
@@ -948,6 +985,14 @@ mod tests {
             ),
             ("backup:\n  chunk_size: 1KiB\n", "backup.chunk_size"),
             ("backup:\n  parallelism: 0\n", "backup.parallelism"),
+            (
+                "backup:\n  archive:\n    timeout_seconds: 0\n",
+                "backup.archive.timeout_seconds",
+            ),
+            (
+                "backup:\n  archive:\n    max_pending_bytes: 1KiB\n",
+                "backup.archive.max_pending_bytes",
+            ),
         ] {
             let e = load(yaml, &[]).expect_err(yaml);
             assert!(e.to_string().contains(key), "{yaml}: {e}");

@@ -83,9 +83,11 @@ fn main() -> ExitCode {
 
 /// `shinydb-server restore`: restores a backup into the configured data directory.
 async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
-    let target = match &args.backup {
-        Some(id) => RestoreTarget::Id(id.clone()),
-        None => RestoreTarget::Latest,
+    let target = match (&args.backup, args.target_time, args.target_seq) {
+        (Some(id), _, _) => RestoreTarget::Id(id.clone()),
+        (_, Some(t), _) => RestoreTarget::Time(t),
+        (_, _, Some(n)) => RestoreTarget::Seq(n),
+        _ => RestoreTarget::Latest,
     };
     let parallel = args
         .parallel
@@ -99,13 +101,25 @@ async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
     };
     match result {
         Ok(s) => {
+            let committed = match s.commit_time_ms {
+                0 => String::new(),
+                ms => format!(
+                    " (committed {})",
+                    bson::DateTime::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+                        .try_to_rfc3339_string()
+                        .unwrap_or_default()
+                ),
+            };
             println!(
-                "restored backup {} into {}: sequence number {}, {} bytes in {:.1} s",
+                "restored backup {} and {} archived batches into {}: sequence number {}{committed}, \
+                 {} bytes in {:.1} s, new lineage {}",
                 s.id,
+                s.replayed,
                 config.data_dir.display(),
                 s.seq,
                 s.bytes,
-                s.seconds
+                s.seconds,
+                s.lineage
             );
             ExitCode::SUCCESS
         }

@@ -127,6 +127,14 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             .map_err(|e| ServerError::Serve(e.to_string()))??
     };
 
+    let lineage = {
+        let dir = cfg.data_dir.clone();
+        tokio::task::spawn_blocking(move || crate::backup::lineage(&dir))
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))??
+    };
+    let backups = Arc::new(Backups::new(Arc::clone(&db), cfg.backup.clone(), lineage));
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state: State = Arc::new(Shared::new(
         Arc::clone(&db),
@@ -208,7 +216,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         )
         .add_service(BackupsServer::new(BackupsService::new(
             Arc::clone(&state),
-            Arc::new(Backups::new(Arc::clone(&db), cfg.backup.clone())),
+            Arc::clone(&backups),
         )));
     let kill = CancellationToken::new();
     let incoming = net::incoming(
@@ -295,6 +303,9 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     } else {
         grace.max(Duration::from_secs(1))
     };
+    // The log committed before the stop goes to the archive before the engine closes.
+    backups.stop().await;
+    drop(backups);
     close_engine(db, wait).await?;
     serve_result
 }

@@ -21,7 +21,7 @@ use super::Db;
 use crate::{
     btree::{PAGE_SIZE, TreeVersion},
     error::{Error, Result},
-    kv::{KvOp, Seq},
+    kv::Seq,
     wal,
 };
 
@@ -160,10 +160,10 @@ impl Db {
                 .map(|s| (*s, (*s == active).then_some(active_size)))
                 .collect();
             let checkpoint = tree.meta().checkpoint;
-            let records: Vec<(Seq, Vec<KvOp>)> =
+            let records: Vec<wal::LogRecord> =
                 wal::read_records(&inner.dir, checkpoint, usize::MAX)?
                     .into_iter()
-                    .take_while(|(s, _)| *s <= seq)
+                    .take_while(|r| r.seq <= seq)
                     .collect();
             (tree, segments, records, seq)
         };

@@ -209,7 +209,7 @@ impl Db {
             }
             let ops = tx.into_ops()?;
             if !ops.is_empty() {
-                let seq = inner.append_locked(&mut w, &ops)?;
+                let seq = inner.append_locked(&mut w, &ops, None)?;
                 drop(w);
                 inner.complete_commit(seq)?;
             }

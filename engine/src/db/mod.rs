@@ -81,6 +81,9 @@ impl ReadState {
 pub(crate) struct WriteState {
     /// The last sequence number assigned.
     pub seq: Seq,
+    /// The commit time of that batch, milliseconds since the Unix epoch: the next batch's is
+    /// never earlier.
+    pub commit_ms: u64,
 }
 
 /// Value-log bookkeeping, guarded with the tree: only flushes and GC change either.
@@ -169,6 +172,7 @@ impl Db {
             vlog,
             write: Mutex::new(WriteState {
                 seq: outcome.last_seq,
+                commit_ms: outcome.last_commit_ms,
             }),
             commits: Mutex::new(write::CommitQueue::default()),
             read: ArcSwap::from_pointee(read),
@@ -309,6 +313,13 @@ impl Drop for Db {
     }
 }
 
+/// The wall clock in milliseconds since the Unix epoch (0 before it).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(name.to_string())
@@ -361,11 +372,13 @@ impl Inner {
         }
     }
 
-    /// Appends `ops` as the next batch under the write lock. The batch is not yet durable.
+    /// Appends `ops` as the next batch under the write lock, committed now or, for a batch
+    /// from another engine's log, at `commit_ms`. The batch is not yet durable.
     pub(crate) fn append_locked(
         &self,
         w: &mut MutexGuard<'_, WriteState>,
         ops: &[KvOp],
+        commit_ms: Option<u64>,
     ) -> Result<Seq> {
         self.check_failed()?;
         // The record format's length field and the reader's sanity bound: a batch past it would
@@ -378,13 +391,15 @@ impl Inner {
             )));
         }
         let seq = w.seq + 1;
-        if let Err(e) = self.wal.append(seq, ops) {
+        let commit_ms = commit_ms.unwrap_or_else(now_ms).max(w.commit_ms);
+        if let Err(e) = self.wal.append(seq, commit_ms, ops) {
             self.fail(&e);
             return Err(e);
         }
         let state = self.read.load();
         state.active.insert(seq, ops);
         w.seq = seq;
+        w.commit_ms = commit_ms;
         if self.opts.sync != SyncMode::Sync {
             self.visible.fetch_max(seq, Ordering::AcqRel);
         }
@@ -415,7 +430,7 @@ impl Inner {
         ops: &[KvOp],
         catalog: Catalog,
     ) -> Result<Seq> {
-        let seq = self.append_locked(w, ops)?;
+        let seq = self.append_locked(w, ops, None)?;
         self.complete_commit(seq)?;
         let cur = self.read.load();
         self.read.store(Arc::new(ReadState {

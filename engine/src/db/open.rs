@@ -88,8 +88,8 @@ pub(super) fn replay(dir: &Path, opts: &Options, loaded: Loaded) -> Result<Recov
         pending_removals: Vec::new(),
         damaged_segments: BTreeSet::new(),
     };
-    let outcome = wal::replay(dir, checkpoint, |seq, ops| {
-        memtable.insert(seq, &ops);
+    let outcome = wal::replay(dir, checkpoint, |record| {
+        memtable.insert(record.seq, &record.ops);
         if memtable.bytes() >= opts.memtable_bytes {
             let mut c = stored::Compression::default();
             tree = maintenance::flush_memtable(

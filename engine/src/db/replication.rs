@@ -5,35 +5,10 @@ use std::sync::Arc;
 use super::{Db, ReadState, snapshot};
 use crate::{
     error::{Error, Result},
-    keys,
-    kv::{KvOp, Seq},
-    wal,
+    keys, wal,
 };
 
-/// One committed batch, as shipped from a primary to a replica.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
-    seq: Seq,
-    ops: Vec<KvOp>,
-}
-
-impl LogRecord {
-    /// The batch's sequence number.
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// The record's wire form (the WAL record format, checksummed).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        wal::encode_record(self.seq, &self.ops)
-    }
-
-    /// Reads a record from its wire form, checking its checksum.
-    pub fn from_bytes(b: &[u8]) -> Result<LogRecord> {
-        let (seq, ops) = wal::decode_record(b)?;
-        Ok(LogRecord { seq, ops })
-    }
-}
+pub use crate::wal::LogRecord;
 
 impl Db {
     /// The sequence number of the newest visible batch.
@@ -41,6 +16,29 @@ impl Db {
         self.inner
             .visible
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The sequence number of the oldest batch the local log still holds, if any: what
+    /// [`Db::read_log`] can start from (`first - 1`).
+    pub fn first_log_seq(&self) -> Result<Option<u64>> {
+        Ok(wal::read_records(&self.inner.dir, 0, 1)?
+            .first()
+            .map(LogRecord::seq))
+    }
+
+    /// Bytes of log on the local disk (every segment, including those a checkpoint covers but
+    /// [`Db::retain_log_after`] keeps).
+    pub fn log_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for (_, path) in wal::list_segments(&self.inner.dir)? {
+            match std::fs::metadata(&path) {
+                Ok(m) => total += m.len(),
+                // A checkpoint removed it since the listing.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            }
+        }
+        Ok(total)
     }
 
     /// Keeps every log record after `seq` for [`Db::read_log`] (a replica's position), or
@@ -53,8 +51,8 @@ impl Db {
     }
 
     /// Up to `limit` committed batches after sequence number `after`, oldest first. Fails with
-    /// `FailedPrecondition` once the log no longer holds `after + 1` (the replica must restart
-    /// from a backup).
+    /// [`Error::LogTruncated`] once the log no longer holds `after + 1` (the replica must
+    /// restart from a backup).
     pub fn read_log(&self, after: u64, limit: usize) -> Result<Vec<LogRecord>> {
         let visible = self.last_seq();
         if after >= visible {
@@ -62,23 +60,19 @@ impl Db {
         }
         let records = wal::read_records(&self.inner.dir, after, limit)?;
         match records.first() {
-            Some((seq, _)) if *seq == after + 1 => {}
+            Some(r) if r.seq == after + 1 => {}
             _ => {
-                return Err(Error::FailedPrecondition(format!(
-                    "the log no longer holds sequence number {}; restore from a backup first",
-                    after + 1
-                )));
+                return Err(Error::LogTruncated { seq: after + 1 });
             }
         }
         Ok(records
             .into_iter()
-            .take_while(|(seq, _)| *seq <= visible)
-            .map(|(seq, ops)| LogRecord { seq, ops })
+            .take_while(|r| r.seq <= visible)
             .collect())
     }
 
     /// Applies a batch from another engine's log. Batches must come in order; one already
-    /// applied is skipped (returns false), a gap is an error.
+    /// applied is skipped (returns false), a gap is [`Error::LogGap`].
     pub fn apply_log(&self, record: &LogRecord) -> Result<bool> {
         let inner = &self.inner;
         inner.wait_for_room()?;
@@ -87,12 +81,12 @@ impl Db {
             return Ok(false);
         }
         if record.seq != w.seq + 1 {
-            return Err(Error::FailedPrecondition(format!(
-                "log record {} does not follow {}: records are missing",
-                record.seq, w.seq
-            )));
+            return Err(Error::LogGap {
+                seq: record.seq,
+                applied: w.seq,
+            });
         }
-        let seq = inner.append_locked(&mut w, &record.ops)?;
+        let seq = inner.append_locked(&mut w, &record.ops, Some(record.commit_ms))?;
         inner.complete_commit(seq)?;
         if record
             .ops

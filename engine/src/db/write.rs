@@ -160,7 +160,7 @@ impl Db {
             }
         }
         mine.unwrap_or_else(|| {
-            Err(Error::FailedPrecondition(
+            Err(Error::Internal(
                 "a write lost its place in the commit queue".into(),
             ))
         })
@@ -193,7 +193,7 @@ impl Db {
                 inner.opts.max_batch_bytes
             )));
         }
-        let seq = inner.append_locked(w, &ops)?;
+        let seq = inner.append_locked(w, &ops, None)?;
         inner
             .counters
             .writes
@@ -212,7 +212,7 @@ impl Db {
             .pop()
         {
             Some(WriteResult::Inserted(id)) => Ok(id),
-            other => Err(Error::FailedPrecondition(format!(
+            other => Err(Error::Internal(format!(
                 "unexpected insert result {other:?}"
             ))),
         }

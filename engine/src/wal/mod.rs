@@ -8,6 +8,7 @@
 mod record;
 mod replay;
 
+pub use record::LogRecord;
 pub(crate) use record::{MAX_PAYLOAD, payload_len};
 pub(crate) use replay::{ReplayOutcome, read_records, replay};
 
@@ -118,12 +119,12 @@ impl Wal {
         })
     }
 
-    /// Appends the record `seq` to the OS. Callers hold the engine's write lock, so records are
-    /// appended in sequence order.
-    pub fn append(&self, seq: Seq, ops: &[KvOp]) -> Result<()> {
+    /// Appends the record `seq`, committed at `commit_ms`, to the OS. Callers hold the engine's
+    /// write lock, so records are appended in sequence order.
+    pub fn append(&self, seq: Seq, commit_ms: u64, ops: &[KvOp]) -> Result<()> {
         let mut buf = self.buf.lock();
         buf.clear();
-        record::encode_record(seq, ops, &mut buf);
+        record::encode_record(seq, commit_ms, ops, &mut buf);
         let mut seg = self.current.lock();
         if seg.bytes > self.segment_limit {
             // Close the full segment: sync it, so a leader that syncs only the newest segment
@@ -240,28 +241,51 @@ impl Wal {
 }
 
 /// A whole segment holding `records` (which start at `first_seq`): its header and records.
-pub(crate) fn encode_segment(first_seq: Seq, records: &[(Seq, Vec<KvOp>)]) -> Vec<u8> {
+pub(crate) fn encode_segment(first_seq: Seq, records: &[LogRecord]) -> Vec<u8> {
     let mut buf = record::encode_header(first_seq).to_vec();
-    for (seq, ops) in records {
-        record::encode_record(*seq, ops, &mut buf);
+    for r in records {
+        r.encode_into(&mut buf);
     }
     buf
 }
 
-/// Encodes one record (for shipping a batch to a replica).
-pub(crate) fn encode_record(seq: Seq, ops: &[KvOp]) -> Vec<u8> {
-    let mut buf = Vec::new();
-    record::encode_record(seq, ops, &mut buf);
-    buf
+impl LogRecord {
+    /// Reads one record from its wire form, checking its checksum.
+    pub fn from_bytes(b: &[u8]) -> Result<LogRecord> {
+        match decode_record(b)? {
+            (record, len) if len == b.len() => Ok(record),
+            _ => Err(Error::InvalidArgument(
+                "a log record has trailing bytes".into(),
+            )),
+        }
+    }
+
+    /// Reads records concatenated in their wire form (an archived slice of the log), checking
+    /// each checksum and that their sequence numbers follow one another.
+    pub fn all_from_bytes(mut b: &[u8]) -> Result<Vec<LogRecord>> {
+        let mut out: Vec<LogRecord> = Vec::new();
+        while !b.is_empty() {
+            let (record, len) = decode_record(b)?;
+            if let Some(prev) = out.last()
+                && record.seq != prev.seq + 1
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "log record {} follows {}: records are missing",
+                    record.seq, prev.seq
+                )));
+            }
+            out.push(record);
+            b = &b[len..];
+        }
+        Ok(out)
+    }
 }
 
-/// Decodes one record encoded by [`encode_record`].
-pub(crate) fn decode_record(buf: &[u8]) -> Result<(Seq, Vec<KvOp>)> {
-    match record::decode_record(buf) {
-        record::Decoded::Record { seq, ops, len } if len == buf.len() => Ok((seq, ops)),
-        record::Decoded::Record { .. } => Err(Error::InvalidArgument(
-            "a log record has trailing bytes".into(),
-        )),
+/// Decodes the record at the start of `buf` (wire form, [`LogRecord::to_bytes`]) and the bytes
+/// it took.
+fn decode_record(buf: &[u8]) -> Result<(LogRecord, usize)> {
+    match record::decode_record(buf, record::VERSION) {
+        record::Decoded::Record { record, len } => Ok((record, len)),
         record::Decoded::Truncated => {
             Err(Error::InvalidArgument("a log record is cut short".into()))
         }

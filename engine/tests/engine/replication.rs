@@ -133,13 +133,12 @@ fn an_online_backup_is_consistent_and_a_replica_catches_up_from_it() {
     let newer = primary.read_log(primary.last_seq() - 1, 1).expect("read");
     assert!(matches!(
         replica.apply_log(&newer[0]),
-        Err(Error::FailedPrecondition(_))
+        Err(Error::LogGap { seq, applied }) if seq == applied + 2
     ));
 
     // Once the replica's position no longer needs it, a checkpoint trims the log and an old
     // position is refused with a clear error.
     primary.retain_log_after(Some(replica.last_seq()));
-    // After a checkpoint trims the log, an old position is refused with a clear error.
     primary.checkpoint().expect("checkpoint");
     // Enough writes to fill several 16 KiB WAL segments, so older ones can go.
     for i in 0..100 {
@@ -153,6 +152,7 @@ fn an_online_backup_is_consistent_and_a_replica_catches_up_from_it() {
     }
     primary.checkpoint().expect("checkpoint");
     let err = primary.read_log(1, 10).expect_err("trimmed");
+    assert!(matches!(err, Error::LogTruncated { seq: 2 }), "{err}");
     assert!(err.to_string().contains("backup"), "{err}");
 }
 
@@ -166,4 +166,82 @@ fn a_damaged_shipped_record_is_refused() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     assert!(LogRecord::from_bytes(&bytes).is_err());
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+#[test]
+fn every_batch_carries_its_commit_time_through_the_log_a_reopen_and_a_replica() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = now_ms();
+    let times = {
+        let db = Db::open(dir.path(), options()).expect("open");
+        db.retain_log_after(Some(0));
+        db.create_space("s").expect("space");
+        db.create_store("s", "t").expect("store");
+        for i in 0..5 {
+            db.insert("s", "t", doc! {"_id": i}).expect("insert");
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let log = db.read_log(0, 100).expect("log");
+        assert_eq!(log.len(), 7, "two catalog batches and five inserts");
+        log.iter()
+            .map(LogRecord::commit_time_ms)
+            .collect::<Vec<_>>()
+    };
+    let after = now_ms();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "commit times never go back: {times:?}"
+    );
+    assert!(
+        times[0] >= before && times[6] <= after,
+        "{times:?} within {before}..{after}"
+    );
+    assert!(
+        times[6] > times[2],
+        "the inserts were milliseconds apart: {times:?}"
+    );
+
+    // The times are in the log on disk: a reopened engine reads the same ones, and a replica
+    // applying the batches keeps the primary's times rather than its own clock's.
+    let db = Db::open(dir.path(), options()).expect("reopen");
+    let log = db.read_log(0, 100).expect("log");
+    assert_eq!(
+        log.iter()
+            .map(LogRecord::commit_time_ms)
+            .collect::<Vec<_>>(),
+        times
+    );
+    let replica_dir = tempfile::tempdir().expect("tempdir");
+    let replica = Db::open(replica_dir.path(), options()).expect("open");
+    replica.retain_log_after(Some(0));
+    std::thread::sleep(Duration::from_millis(5));
+    for r in &log {
+        let shipped = LogRecord::from_bytes(&r.to_bytes()).expect("wire form");
+        assert!(replica.apply_log(&shipped).expect("apply"));
+    }
+    let copied = replica.read_log(0, 100).expect("log");
+    assert_eq!(
+        copied
+            .iter()
+            .map(LogRecord::commit_time_ms)
+            .collect::<Vec<_>>(),
+        times
+    );
+    let mut slice = Vec::new();
+    for r in &log {
+        slice.extend(r.to_bytes());
+    }
+    assert_eq!(LogRecord::all_from_bytes(&slice).expect("slice"), log);
+    slice.drain(..log[0].to_bytes().len() + log[1].to_bytes().len());
+    let mut gap = log[0].to_bytes();
+    gap.extend(&slice);
+    let err = LogRecord::all_from_bytes(&gap).expect_err("a gap");
+    assert!(err.to_string().contains("records are missing"), "{err}");
 }

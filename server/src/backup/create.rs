@@ -11,27 +11,66 @@ use tracing::{info, warn};
 
 use super::{
     BackupError, Listing, Location, Verified,
+    archive::{ArchiveStatus, Archiver},
     manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest},
     restore::verify,
     retention,
 };
 use crate::{auth::now_ms, config::BackupConfig};
 
-/// The server's backups: one at a time, to the configured store.
+/// The server's backups: one base backup at a time, and the log's archiver, to the configured
+/// store.
 pub struct Backups {
     db: Arc<Db>,
     cfg: BackupConfig,
+    lineage: String,
     running: tokio::sync::Mutex<()>,
+    archiver: parking_lot::Mutex<Option<Archiver>>,
 }
 
 impl Backups {
-    /// Backups of `db` as `cfg` configures them.
-    pub fn new(db: Arc<Db>, cfg: BackupConfig) -> Backups {
+    /// Backups of `db` (whose data directory has lineage `lineage`) as `cfg` configures them;
+    /// starts archiving the log when a store is set and `backup.archive.enabled`.
+    pub fn new(db: Arc<Db>, cfg: BackupConfig, lineage: String) -> Backups {
+        let archiver = (cfg.store.is_some() && cfg.archive.enabled)
+            .then(|| Archiver::start(Arc::clone(&db), cfg.clone(), lineage.clone()));
         Backups {
             db,
             cfg,
+            lineage,
             running: tokio::sync::Mutex::new(()),
+            archiver: parking_lot::Mutex::new(archiver),
         }
+    }
+
+    /// The configured store's URL, if any.
+    pub fn store(&self) -> Option<&str> {
+        self.cfg.store.as_deref()
+    }
+
+    /// The newest visible batch.
+    pub fn visible_seq(&self) -> u64 {
+        self.db.last_seq()
+    }
+
+    /// What the archiver has done, if it runs.
+    pub fn archive_status(&self) -> Option<ArchiveStatus> {
+        self.archiver.lock().as_ref().map(Archiver::status)
+    }
+
+    /// Archives what is left of the log and stops the archiver (at shutdown).
+    pub async fn stop(&self) {
+        let archiver = self.archiver.lock().take();
+        if let Some(a) = archiver {
+            a.stop().await;
+        }
+    }
+
+    /// The lineage new backups record: the archiver's (it starts a new one if it finds the
+    /// archive ahead of the data directory).
+    fn lineage(&self) -> String {
+        self.archive_status()
+            .map_or_else(|| self.lineage.clone(), |s| s.lineage)
     }
 
     /// Takes a base backup now, then applies `backup.retention`; [`BackupError::Busy`] while
@@ -39,7 +78,7 @@ impl Backups {
     pub async fn create(&self) -> Result<Manifest, BackupError> {
         let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
         let loc = Location::open(&self.cfg)?;
-        let manifest = create(Arc::clone(&self.db), &loc, &self.cfg).await?;
+        let manifest = create(Arc::clone(&self.db), &loc, &self.cfg, self.lineage()).await?;
         if let Err(e) = retention::apply(&loc, &self.cfg.retention, now_ms()).await {
             warn!(error = %e, store = loc.url(), "retention after a backup failed");
         }
@@ -88,11 +127,13 @@ struct Job {
     len: u64,
 }
 
-/// Takes a base backup of `db` into `loc`; returns its manifest once written.
+/// Takes a base backup of `db` (of lineage `lineage`) into `loc`; returns its manifest once
+/// written.
 pub async fn create(
     db: Arc<Db>,
     loc: &Location,
     cfg: &BackupConfig,
+    lineage: String,
 ) -> Result<Manifest, BackupError> {
     let started_at_ms = now_ms();
     let source = tokio::task::spawn_blocking(move || db.backup_source())
@@ -101,6 +142,7 @@ pub async fn create(
             store: loc.url().into(),
             detail: format!("the backup task failed: {e}"),
         })??;
+    let pinned_at_ms = now_ms();
     let source = Arc::new(source);
     let id = format!("{}-{}", utc_stamp(started_at_ms), source.seq());
     info!(
@@ -182,6 +224,8 @@ pub async fn create(
         seq: source.seq(),
         started_at_ms,
         ended_at_ms: now_ms(),
+        pinned_at_ms,
+        lineage,
         compression_level: level,
         files,
     };
@@ -217,12 +261,14 @@ fn read_chunk(
     while done < raw.len() {
         let n = source.read_at(f, offset + done as u64, &mut raw[done..])?;
         if n == 0 {
-            return Err(BackupError::Engine(
-                shinydb_engine::Error::FailedPrecondition(format!(
-                    "{} ended early while it was being backed up",
-                    f.name()
-                )),
-            ));
+            return Err(BackupError::File {
+                what: "backing up",
+                path: f.name().into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file ended before the length the backup pinned",
+                ),
+            });
         }
         done += n;
     }

@@ -69,6 +69,48 @@ pub enum BackupError {
         /// The hash of what was downloaded.
         found: String,
     },
+    /// An object that must not exist yet does (a create-only write lost the race).
+    #[error("backup store {store}: {key} exists already")]
+    AlreadyExists {
+        /// The store URL.
+        store: String,
+        /// The object's key.
+        key: String,
+    },
+    /// An archived slice of the log is damaged or not what its name says.
+    #[error("archived log slice {key} is corrupt: {reason}")]
+    CorruptArchive {
+        /// The slice's key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The archive lacks batches a restore needs.
+    #[error(
+        "the archive of lineage {lineage} has no batches {from} to {to}: \
+         a restore cannot cross them (restore to a point before {from}, or from a later backup)"
+    )]
+    ArchiveGap {
+        /// The lineage.
+        lineage: String,
+        /// The first missing batch.
+        from: u64,
+        /// The last missing batch.
+        to: u64,
+    },
+    /// The archive ends before the restore's target.
+    #[error(
+        "the archive ends at batch {reached_seq} (committed {reached_time}), before the target \
+         {target}: restore to that point or earlier, or with --latest"
+    )]
+    TargetBeyondArchive {
+        /// The target, as asked.
+        target: String,
+        /// The last batch archived.
+        reached_seq: u64,
+        /// Its commit time, RFC 3339.
+        reached_time: String,
+    },
     /// A manifest cannot be read.
     #[error("manifest {key}: {reason}")]
     BadManifest {
@@ -123,6 +165,9 @@ impl BackupError {
                 store,
                 detail: e.to_string(),
             },
+            E::AlreadyExists { path, .. } | E::Precondition { path, .. } => {
+                BackupError::AlreadyExists { store, key: path }
+            }
             other => {
                 let detail = chain(&other);
                 let unreachable = ["error sending request", "connect", "dns error", "timed out"]

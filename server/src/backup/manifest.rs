@@ -22,6 +22,14 @@ pub struct Manifest {
     pub started_at_ms: i64,
     /// See `started_at_ms`.
     pub ended_at_ms: i64,
+    /// When the engine's copy was pinned (every batch in the backup committed before it), ms
+    /// since the epoch; 0 in manifests written before it was recorded.
+    #[serde(default)]
+    pub pinned_at_ms: i64,
+    /// The lineage (history of sequence numbers) of the backed-up directory: the archive
+    /// under `wal/<lineage>/` continues it. Empty in manifests written before archiving.
+    #[serde(default)]
+    pub lineage: String,
     /// zstd level of the chunks.
     pub compression_level: i32,
     /// The data directory's files, data file first.
@@ -57,6 +65,15 @@ pub struct ChunkEntry {
 }
 
 impl Manifest {
+    /// When the copy was pinned, or (older manifests) an upper bound: the backup's end.
+    pub fn pinned_at(&self) -> i64 {
+        if self.pinned_at_ms > 0 {
+            self.pinned_at_ms
+        } else {
+            self.ended_at_ms
+        }
+    }
+
     /// Bytes of the database files.
     pub fn raw_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.len).sum()

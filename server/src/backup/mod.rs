@@ -6,6 +6,8 @@
 //! ```text
 //! base/<id>/<file>.<n>.zst    one zstd frame per `backup.chunk_size` raw bytes of <file>
 //! base/<id>/MANIFEST.json     written last, create-only: the commit point of the backup
+//!
+//! wal/<lineage>/<first>-<last>.zst  the archived log, continuously (see `archive`)
 //! ```
 //!
 //! A backup without its manifest is incomplete (interrupted) and is never restored. The
@@ -15,6 +17,7 @@
 //! past the recovery window (never the newest `min_backups`) and interrupted ones past the
 //! sweep age. A deletion removes the manifest first, so a half-deleted backup is incomplete.
 
+mod archive;
 mod create;
 mod error;
 mod location;
@@ -22,6 +25,7 @@ mod manifest;
 mod restore;
 mod retention;
 
+pub use archive::{ArchiveStatus, LINEAGE_FILE, lineage};
 pub use create::{Backups, create};
 pub use error::BackupError;
 pub use location::Location;

@@ -1,5 +1,6 @@
-//! Restoring a base backup into a data directory: resolve, download and check every chunk
-//! into a staging directory beside the target, open the result, then swap it into place.
+//! Restoring into a data directory: resolve the base backup the target needs, download and
+//! check every chunk into a staging directory beside the target, replay the archived log up
+//! to exactly the target, open the result, give it a new lineage, then swap it into place.
 //! Any failure before the swap leaves the target as it was.
 
 use std::{
@@ -15,27 +16,52 @@ use shinydb_engine::{Db, Options};
 use tracing::info;
 
 use super::{
-    BackupError, Listing, ListingState, Location, Manifest, create::hex_sha256,
+    BackupError, Listing, ListingState, Location, Manifest,
+    archive::{self, Slice},
+    create::hex_sha256,
     manifest::ChunkEntry,
 };
 
-/// Which backup to restore.
+/// What to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreTarget {
-    /// The newest complete backup.
+    /// The newest complete backup, then every batch archived after it (up to a gap, if the
+    /// archive has one).
     Latest,
-    /// The backup with this id.
+    /// Exactly the backup with this id, without the archive.
     Id(String),
+    /// The state at this time (ms since the epoch): every batch committed at or before it.
+    Time(i64),
+    /// The state right after this batch (sequence number).
+    Seq(u64),
+}
+
+impl std::fmt::Display for RestoreTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreTarget::Latest => write!(f, "the latest point"),
+            RestoreTarget::Id(id) => write!(f, "backup {id}"),
+            RestoreTarget::Time(ms) => write!(f, "time {}", rfc3339(*ms)),
+            RestoreTarget::Seq(n) => write!(f, "batch {n}"),
+        }
+    }
 }
 
 /// What a restore did.
 #[derive(Debug, Clone)]
 pub struct RestoreSummary {
-    /// The backup restored.
+    /// The base backup restored.
     pub id: String,
     /// The restored directory holds exactly the batches up to this sequence number.
     pub seq: u64,
-    /// Bytes written.
+    /// The commit time of that batch, ms since the epoch (0: the backup's own last batch,
+    /// whose time the manifest does not hold).
+    pub commit_time_ms: u64,
+    /// Batches replayed from the archive on top of the backup.
+    pub replayed: u64,
+    /// The restored directory's new lineage.
+    pub lineage: String,
+    /// Bytes downloaded.
     pub bytes: u64,
     /// Seconds it took.
     pub seconds: f64,
@@ -56,48 +82,233 @@ pub async fn restore(
     }
     let manifest = resolve(loc, target).await?;
     let staging = sibling(data_dir, &format!("restore-{}", manifest.id))?;
-    let result = download(loc, &manifest, &staging, parallel).await;
-    let result = match result {
-        Ok(()) => check_opens(&staging, &manifest).await,
-        Err(e) => Err(e),
+    let result = rebuild(loc, &manifest, target, &staging, parallel).await;
+    let (reached, lineage) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
     };
-    if let Err(e) = result {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e);
-    }
     swap_into_place(&staging, data_dir, &manifest.id)?;
     let summary = RestoreSummary {
         id: manifest.id.clone(),
-        seq: manifest.seq,
-        bytes: manifest.raw_bytes(),
+        seq: reached.seq,
+        commit_time_ms: reached.commit_ms,
+        replayed: reached.replayed,
+        lineage,
+        bytes: manifest.raw_bytes() + reached.bytes,
         seconds: started.elapsed().as_secs_f64(),
     };
-    info!(id = summary.id, seq = summary.seq, bytes = summary.bytes,
-        seconds = summary.seconds, dir = %data_dir.display(), "restore complete");
+    info!(id = summary.id, seq = summary.seq, replayed = summary.replayed,
+        bytes = summary.bytes, seconds = summary.seconds, dir = %data_dir.display(),
+        "restore complete");
     Ok(summary)
 }
 
-/// The manifest of the backup `target` names.
+/// Builds the restored directory in `staging`: the base backup, the archive replayed on it,
+/// opened once, a new lineage. Returns where it ended and the lineage.
+async fn rebuild(
+    loc: &Location,
+    manifest: &Manifest,
+    target: &RestoreTarget,
+    staging: &Path,
+    parallel: usize,
+) -> Result<(Reached, String), BackupError> {
+    download(loc, manifest, staging, parallel).await?;
+    let reached = match target {
+        RestoreTarget::Id(_) => Reached::base(manifest),
+        _ => replay_archive(loc, manifest, target, staging, parallel).await?,
+    };
+    check_opens(staging, &manifest.id, reached.seq).await?;
+    let lineage = archive::new_lineage(staging)?;
+    Ok((reached, lineage))
+}
+
+/// Where a restore ended.
+#[derive(Debug, Clone, Copy)]
+struct Reached {
+    seq: u64,
+    commit_ms: u64,
+    replayed: u64,
+    bytes: u64,
+}
+
+impl Reached {
+    fn base(m: &Manifest) -> Reached {
+        Reached {
+            seq: m.seq,
+            commit_ms: 0,
+            replayed: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// Replays the archive of the backup's lineage on the copy in `dir`, from the batch after the
+/// backup up to the target, checking that the archive is continuous up to it.
+async fn replay_archive(
+    loc: &Location,
+    manifest: &Manifest,
+    target: &RestoreTarget,
+    dir: &Path,
+    parallel: usize,
+) -> Result<Reached, BackupError> {
+    let mut reached = Reached::base(manifest);
+    let lineage = manifest.lineage.as_str();
+    // The slices that continue the backup without a hole, and the first hole after them.
+    let mut run: Vec<Slice> = Vec::new();
+    let mut gap = None;
+    if !lineage.is_empty() {
+        let mut next = manifest.seq + 1;
+        for s in archive::slices(loc, lineage).await? {
+            if s.last < next {
+                continue;
+            }
+            if s.first > next {
+                gap = Some((next, s.first - 1));
+                break;
+            }
+            next = s.last + 1;
+            run.push(s);
+        }
+    }
+    let beyond = |r: &shinydb_engine::LogRecord| match target {
+        RestoreTarget::Time(t) => i64::try_from(r.commit_time_ms()).unwrap_or(i64::MAX) > *t,
+        RestoreTarget::Seq(n) => r.seq() > *n,
+        RestoreTarget::Latest | RestoreTarget::Id(_) => false,
+    };
+    let done = |reached: &Reached| matches!(target, RestoreTarget::Seq(n) if reached.seq >= *n);
+
+    let path = dir.to_path_buf();
+    let db = Arc::new(
+        tokio::task::spawn_blocking(move || Db::open(&path, Options::default()))
+            .await
+            .map_err(|e| task_failed(loc, &e))??,
+    );
+    let mut passed = done(&reached);
+    let mut slices = futures::stream::iter(run)
+        .map(|s| async move { s.fetch(loc, lineage).await })
+        .buffered(parallel.max(1));
+    while !passed && let Some(records) = slices.try_next().await? {
+        let take: Vec<_> = records
+            .into_iter()
+            .filter(|r| r.seq() > reached.seq)
+            .collect();
+        let keep = take.iter().take_while(|r| !beyond(r)).count();
+        passed = keep < take.len();
+        let apply: Vec<_> = take.into_iter().take(keep).collect();
+        if let Some(last) = apply.last() {
+            reached.seq = last.seq();
+            reached.commit_ms = last.commit_time_ms();
+            reached.replayed += apply.len() as u64;
+            reached.bytes += apply.iter().map(|r| r.to_bytes().len() as u64).sum::<u64>();
+        }
+        let db = Arc::clone(&db);
+        tokio::task::spawn_blocking(move || {
+            apply.iter().try_for_each(|r| db.apply_log(r).map(drop))
+        })
+        .await
+        .map_err(|e| task_failed(loc, &e))??;
+        passed = passed || done(&reached);
+    }
+    drop(slices);
+    let db = Arc::into_inner(db).ok_or_else(|| BackupError::Mismatch {
+        id: manifest.id.clone(),
+        reason: "the replayed copy is still in use".into(),
+    })?;
+    tokio::task::spawn_blocking(move || db.close())
+        .await
+        .map_err(|e| task_failed(loc, &e))??;
+
+    match (target, passed, gap) {
+        (RestoreTarget::Latest, _, Some((from, to))) => {
+            tracing::warn!(
+                from,
+                to,
+                lineage,
+                "the archive has a gap: restored up to it"
+            );
+            Ok(reached)
+        }
+        (RestoreTarget::Latest, _, None) | (_, true, _) => Ok(reached),
+        (_, false, Some((from, to))) => Err(BackupError::ArchiveGap {
+            lineage: lineage.into(),
+            from,
+            to,
+        }),
+        (_, false, None) => Err(BackupError::TargetBeyondArchive {
+            target: target.to_string(),
+            reached_seq: reached.seq,
+            reached_time: if reached.commit_ms == 0 {
+                format!(
+                    "at or before the backup's end, {}",
+                    rfc3339(manifest.pinned_at())
+                )
+            } else {
+                rfc3339(i64::try_from(reached.commit_ms).unwrap_or(i64::MAX))
+            },
+        }),
+    }
+}
+
+fn task_failed(loc: &Location, e: &tokio::task::JoinError) -> BackupError {
+    BackupError::Store {
+        store: loc.url().into(),
+        detail: format!("a restore task failed: {e}"),
+    }
+}
+
+/// RFC 3339 for a time in ms since the epoch.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    bson::DateTime::from_millis(ms)
+        .try_to_rfc3339_string()
+        .unwrap_or_else(|_| format!("{ms} ms since the epoch"))
+}
+
+/// The manifest of the base backup `target` needs: the one it names, or the newest that
+/// holds nothing after the target.
 async fn resolve(loc: &Location, target: &RestoreTarget) -> Result<Manifest, BackupError> {
-    match target {
-        RestoreTarget::Id(id) => match Manifest::load(loc, id).await {
+    if let RestoreTarget::Id(id) = target {
+        return match Manifest::load(loc, id).await {
             Err(BackupError::NotFound { .. }) => Err(BackupError::NoBackup {
                 wanted: format!("with id {id}"),
                 store: loc.url().into(),
             }),
             other => other,
-        },
-        RestoreTarget::Latest => Listing::all(loc)
-            .await?
-            .into_iter()
-            .filter(|l| l.state == ListingState::Complete)
-            .filter_map(|l| l.manifest)
-            .max_by_key(|m| (m.ended_at_ms, m.seq))
-            .ok_or_else(|| BackupError::NoBackup {
-                wanted: "at all".into(),
-                store: loc.url().into(),
-            }),
+        };
     }
+    let complete: Vec<Manifest> = Listing::all(loc)
+        .await?
+        .into_iter()
+        .filter(|l| l.state == ListingState::Complete)
+        .filter_map(|l| l.manifest)
+        .collect();
+    let first = complete.iter().min_by_key(|m| m.pinned_at()).map(|m| {
+        format!(
+            "; the first recoverability point is {} (batch {}, backup {})",
+            rfc3339(m.pinned_at()),
+            m.seq,
+            m.id
+        )
+    });
+    let usable = |m: &Manifest| match target {
+        RestoreTarget::Time(t) => m.pinned_at() <= *t,
+        RestoreTarget::Seq(n) => m.seq <= *n,
+        RestoreTarget::Latest | RestoreTarget::Id(_) => true,
+    };
+    complete
+        .iter()
+        .filter(|m| usable(m))
+        .max_by_key(|m| (m.pinned_at(), m.seq))
+        .cloned()
+        .ok_or_else(|| BackupError::NoBackup {
+            wanted: match target {
+                RestoreTarget::Latest | RestoreTarget::Id(_) => "at all".into(),
+                _ => format!("before {target}{}", first.unwrap_or_default()),
+            },
+            store: loc.url().into(),
+        })
 }
 
 /// Downloads every chunk of `manifest` into `dir`, checking both hashes of each.
@@ -236,11 +447,13 @@ pub async fn verify(
     })
 }
 
-/// Opens the restored copy once: it must recover to exactly the manifest's sequence number.
-async fn check_opens(dir: &Path, manifest: &Manifest) -> Result<(), BackupError> {
+/// Opens the restored copy once: it must recover to exactly sequence number `want`.
+async fn check_opens(dir: &Path, id: &str, want: u64) -> Result<(), BackupError> {
     let dir = dir.to_path_buf();
-    let (id, want) = (manifest.id.clone(), manifest.seq);
+    let id = id.to_string();
+    let task_id = id.clone();
     tokio::task::spawn_blocking(move || {
+        let id = task_id;
         let db = Db::open(&dir, Options::default())?;
         let got = db.snapshot().seq();
         db.close()?;
@@ -249,13 +462,13 @@ async fn check_opens(dir: &Path, manifest: &Manifest) -> Result<(), BackupError>
         } else {
             Err(BackupError::Mismatch {
                 id,
-                reason: format!("it opens at sequence number {got}, the backup holds {want}"),
+                reason: format!("it opens at sequence number {got}, the restore reached {want}"),
             })
         }
     })
     .await
     .map_err(|e| BackupError::Mismatch {
-        id: manifest.id.clone(),
+        id,
         reason: format!("opening it failed: {e}"),
     })?
 }

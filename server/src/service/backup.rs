@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use shinydb_proto::v1::{
-    BackupSummary, CreateBackupRequest, DeleteBackupRequest, DeleteBackupResponse,
-    ListBackupsRequest, ListBackupsResponse, VerifyBackupRequest, VerifyBackupResponse,
-    backups_server,
+    ArchiveGap, BackupStatusRequest, BackupStatusResponse, BackupSummary, CreateBackupRequest,
+    DeleteBackupRequest, DeleteBackupResponse, ListBackupsRequest, ListBackupsResponse,
+    VerifyBackupRequest, VerifyBackupResponse, backups_server,
 };
 use tonic::{Request, Response, Status};
 
@@ -94,6 +94,38 @@ impl backups_server::Backups for BackupsService {
         })
         .await
     }
+
+    async fn status(
+        &self,
+        req: Request<BackupStatusRequest>,
+    ) -> Result<Response<BackupStatusResponse>, Status> {
+        let s = &self.state;
+        s.unary("Backups/Status", req, |p, _r| async move {
+            p.require(Access::Admin, None)?;
+            let store = self.backups.store();
+            // Without a store there is nothing to list; a store that cannot be listed is
+            // reported in `last_error` rather than failing the whole answer.
+            let (listed, list_error) = match store {
+                None => (Vec::new(), None),
+                Some(_) => match self.backups.list().await {
+                    Ok(l) => (l, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                },
+            };
+            let mut r = backup_status(
+                &self.backups,
+                store,
+                self.backups.visible_seq(),
+                &listed,
+                crate::auth::now_ms(),
+            );
+            if let Some(e) = list_error {
+                r.last_error = e;
+            }
+            Ok(r)
+        })
+        .await
+    }
 }
 
 fn summary(m: &Manifest) -> BackupSummary {
@@ -119,12 +151,61 @@ fn listing(l: &Listing) -> BackupSummary {
     }
 }
 
+/// What `Backups/Status` answers: the archiver's state and the recoverable range.
+fn backup_status(
+    backups: &Backups,
+    store: Option<&str>,
+    visible_seq: u64,
+    listed: &[Listing],
+    now_ms: i64,
+) -> BackupStatusResponse {
+    let pinned: Vec<i64> = listed
+        .iter()
+        .filter_map(|l| l.manifest.as_ref())
+        .map(Manifest::pinned_at)
+        .collect();
+    let mut r = BackupStatusResponse {
+        store: store.unwrap_or_default().into(),
+        visible_seq,
+        backups: u32::try_from(pinned.len()).unwrap_or(u32::MAX),
+        first_recoverable_ms: pinned.iter().copied().min().unwrap_or(0),
+        last_recoverable_ms: pinned.iter().copied().max().unwrap_or(0),
+        ..BackupStatusResponse::default()
+    };
+    if let Some(a) = backups.archive_status() {
+        let archived_ms = i64::try_from(a.archived_commit_ms).unwrap_or(i64::MAX);
+        r.archiving = true;
+        r.lineage = a.lineage;
+        r.archived_seq = a.archived_seq;
+        r.archived_commit_time_ms = archived_ms;
+        if r.backups > 0 {
+            r.last_recoverable_ms = r.last_recoverable_ms.max(archived_ms);
+        }
+        r.archive_lag_seconds = if a.pending_since_ms > 0 {
+            now_ms.saturating_sub(a.pending_since_ms) as f64 / 1000.0
+        } else {
+            0.0
+        };
+        r.last_archived_at_ms = a.last_upload_ms;
+        r.archive_errors = a.errors;
+        r.last_error = a.last_error.unwrap_or_default();
+        r.gaps = a
+            .gaps
+            .iter()
+            .map(|&(from, to)| ArchiveGap { from, to })
+            .collect();
+    }
+    r
+}
+
 /// The gRPC status for a backup error: the store's problems name the store and what is wrong.
 fn status(e: BackupError) -> Status {
     match e {
         BackupError::Engine(e) => engine_status(e),
         BackupError::Unreachable { .. } => Status::unavailable(e.to_string()),
-        BackupError::Corrupt { .. } => Status::data_loss(e.to_string()),
+        BackupError::Corrupt { .. } | BackupError::CorruptArchive { .. } => {
+            Status::data_loss(e.to_string())
+        }
         BackupError::Busy => Status::aborted(e.to_string()),
         BackupError::NoBackup { .. } => Status::not_found(e.to_string()),
         _ => Status::failed_precondition(e.to_string()),

@@ -2,38 +2,11 @@
 //! `shinydb-server restore` into a new directory, then a server on the restored data. Stores:
 //! a local directory (`file://`) and a real S3-compatible server (moto's).
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-    sync::Arc,
-};
-
 use shinydb_proto::v1;
 use tonic::Code;
 
-use crate::common::{
-    Clients, Grpc, S3Server, Server, ServerOptions, all_ids, bin, iid, sample, write_file,
-};
-
-/// `shinydb-server restore --config CONFIG --data-dir DIR ARGS...`.
-fn restore(config: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.arg("restore")
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("SHINYDB_LOG_LEVEL", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run shinydb-server restore")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::common::restore::{config_file, ids_served_from, restore, text};
+use crate::common::{Clients, Grpc, S3Server, Server, ServerOptions, iid, sample};
 
 /// 100 documents in `app.items`, then a backup; returns its summary.
 async fn fill_and_back_up(c: &mut Clients) -> v1::BackupSummary {
@@ -59,24 +32,6 @@ async fn change_after_backup(c: &mut Clients) {
         })
         .await
         .expect("delete");
-}
-
-/// Starts a server on `dir/data` and returns the ids in `app.items`.
-async fn ids_served_from(dir: tempfile::TempDir, like: &Server) -> Vec<i64> {
-    let server = Server::start_in(
-        Arc::new(dir),
-        like.ca.clone(),
-        None,
-        ServerOptions::default(),
-    );
-    let mut c = server.admin().await;
-    all_ids(&mut c, "app", "items").await
-}
-
-fn config_file(dir: &Path, yaml: &str) -> PathBuf {
-    let path = dir.join("restore.yaml");
-    write_file(&path, yaml);
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +61,12 @@ async fn a_restore_brings_back_exactly_the_backed_up_state() {
 
     let target = tempfile::tempdir().expect("tempdir");
     let config = config_file(bucket.path(), &yaml);
-    let out = restore(&config, &target.path().join("data"), &["--latest"], &[]);
+    let out = restore(
+        &config,
+        &target.path().join("data"),
+        &["--backup", &backup.id],
+        &[],
+    );
     assert!(
         out.status.success(),
         "restore failed: {}",
@@ -119,7 +79,12 @@ async fn a_restore_brings_back_exactly_the_backed_up_state() {
     );
 
     // A second restore into the now filled directory is refused and changes nothing.
-    let again = restore(&config, &target.path().join("data"), &["--latest"], &[]);
+    let again = restore(
+        &config,
+        &target.path().join("data"),
+        &["--backup", &backup.id],
+        &[],
+    );
     assert_eq!(again.status.code(), Some(1));
     assert!(
         text(&again.stderr).contains("is not empty"),

@@ -3,6 +3,7 @@
 mod api_key_lifetime;
 mod backup_credentials;
 mod backup_lifecycle;
+mod backup_pitr;
 mod backup_restore;
 mod catalog;
 mod common;

@@ -309,6 +309,8 @@ pub enum BackupCmd {
         /// The backup's id.
         id: String,
     },
+    /// Shows whether the log is archived, how far, and which moments a restore can reach.
+    Status,
 }
 
 /// `apikey ...`.

@@ -242,7 +242,48 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
             let n = c.delete_backup(&id).await?;
             format!("deleted backup {id} ({n} objects)")
         }
+        BackupCmd::Status => backup_status(&c.backup_status().await?),
     })
+}
+
+/// `backup status` as a two-column table.
+fn backup_status(s: &proto::BackupStatusResponse) -> String {
+    let or_none = |t: &str| {
+        if t.is_empty() {
+            "none".to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    let gaps = s
+        .gaps
+        .iter()
+        .map(|g| format!("{}-{}", g.from, g.to))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = vec![
+        vec!["store".into(), or_none(&s.store)],
+        vec![
+            "archiving".into(),
+            if s.archiving { "on" } else { "off" }.into(),
+        ],
+        vec!["lineage".into(), or_none(&s.lineage)],
+        vec!["complete backups".into(), s.backups.to_string()],
+        vec!["visible seq".into(), s.visible_seq.to_string()],
+        vec!["archived seq".into(), s.archived_seq.to_string()],
+        vec!["archived commit".into(), utc(s.archived_commit_time_ms)],
+        vec![
+            "archive lag".into(),
+            format!("{:.1} s", s.archive_lag_seconds),
+        ],
+        vec!["last archived at".into(), utc(s.last_archived_at_ms)],
+        vec!["first recoverable".into(), utc(s.first_recoverable_ms)],
+        vec!["last recoverable".into(), utc(s.last_recoverable_ms)],
+        vec!["archive errors".into(), s.archive_errors.to_string()],
+        vec!["last error".into(), or_none(&s.last_error)],
+        vec!["gaps".into(), or_none(&gaps)],
+    ];
+    table(&["", ""], rows)
 }
 
 /// `apikey ...`.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod restore;
+
 use std::{
     path::Path,
     sync::{Arc, Mutex},

@@ -1,0 +1,319 @@
+//! Point-in-time recovery through the real binaries: a server archives its log to the store,
+//! and `shinydb-server restore --target-time / --target-seq / --latest` brings back exactly the
+//! state at that moment, from the newest backup before it and the archive; targets the
+//! archive cannot reach are refused naming why, with nothing written.
+
+use std::{path::Path, time::Duration};
+
+use shinydb_proto::v1;
+
+use crate::common::restore::{config_file, ids_served_from, restore, text};
+use crate::common::{Clients, Grpc, Server, ServerOptions, iid, sample};
+
+/// A `file://` store under `bucket` whose archive takes at most a second.
+fn yaml(bucket: &Path) -> String {
+    format!(
+        "backup:\n  store: file://{}/store\n  archive:\n    timeout_seconds: 1\n",
+        bucket.display()
+    )
+}
+
+fn now_ms() -> i64 {
+    bson::DateTime::now().timestamp_millis()
+}
+
+fn rfc3339(ms: i64) -> String {
+    bson::DateTime::from_millis(ms)
+        .try_to_rfc3339_string()
+        .expect("a time")
+}
+
+async fn visible_seq(c: &mut Clients) -> u64 {
+    c.server
+        .stats(v1::StatsRequest {})
+        .await
+        .expect("stats")
+        .into_inner()
+        .visible_seq
+}
+
+async fn status(c: &mut Clients) -> v1::BackupStatusResponse {
+    c.backups
+        .status(v1::BackupStatusRequest {})
+        .await
+        .expect("backup status")
+        .into_inner()
+}
+
+/// Waits until the archive holds every batch up to `seq`.
+async fn archived_through(c: &mut Clients, seq: u64) -> v1::BackupStatusResponse {
+    for _ in 0..300 {
+        let s = status(c).await;
+        if s.archived_seq >= seq {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the archive did not reach batch {seq}: {:?}",
+        status(c).await
+    );
+}
+
+async fn back_up(c: &mut Clients) -> v1::BackupSummary {
+    c.backups
+        .create(v1::CreateBackupRequest {})
+        .await
+        .expect("backup")
+        .into_inner()
+}
+
+async fn delete(c: &mut Clients, id: i64) {
+    c.docs
+        .delete(v1::DeleteRequest {
+            space: "app".into(),
+            store: "items".into(),
+            id: Some(iid(id)),
+        })
+        .await
+        .expect("delete");
+}
+
+/// The ids a server on a directory restored with `args` serves.
+async fn restored_ids(bucket: &Path, server: &Server, args: &[&str]) -> Vec<i64> {
+    let target = tempfile::tempdir().expect("tempdir");
+    let out = restore(
+        &config_file(bucket, &yaml(bucket)),
+        &target.path().join("data"),
+        args,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "restore {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    ids_served_from(target, server).await
+}
+
+/// A refused restore: its message, after checking that nothing was written.
+fn refused(bucket: &Path, args: &[&str]) -> String {
+    let target = tempfile::tempdir().expect("tempdir");
+    let data = target.path().join("data");
+    let out = restore(&config_file(bucket, &yaml(bucket)), &data, args, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "restore {args:?}: {err}");
+    assert!(!data.exists(), "a refused restore wrote {}", data.display());
+    let leftovers: Vec<_> = std::fs::read_dir(target.path()).expect("list").collect();
+    assert!(leftovers.is_empty(), "a refused restore left {leftovers:?}");
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_reaches_any_moment_after_the_backup_by_time_by_batch_or_the_latest() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(ServerOptions::default().config(&yaml(bucket.path())));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    c.insert("app", "items", (0..100).map(sample).collect())
+        .await;
+    let backup = back_up(&mut c).await;
+    c.insert("app", "items", (100..150).map(sample).collect())
+        .await;
+    // The moment to come back to: after the inserts, before what follows.
+    let seq_at = visible_seq(&mut c).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let time_at = now_ms();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    delete(&mut c, 5).await;
+    c.insert("app", "items", (150..200).map(sample).collect())
+        .await;
+    let last = visible_seq(&mut c).await;
+    let st = archived_through(&mut c, last).await;
+    assert!(st.archiving && st.lineage.len() == 16, "{st:?}");
+    assert_eq!(st.backups, 1, "{st:?}");
+    assert!(
+        st.first_recoverable_ms <= time_at && st.last_recoverable_ms > time_at,
+        "{st:?}"
+    );
+
+    let at_moment: Vec<i64> = (0..150).collect();
+    let time = rfc3339(time_at);
+    assert_eq!(
+        restored_ids(bucket.path(), &server, &["--target-time", &time]).await,
+        at_moment,
+        "restored to {time}"
+    );
+    assert_eq!(
+        restored_ids(
+            bucket.path(),
+            &server,
+            &["--target-seq", &seq_at.to_string()]
+        )
+        .await,
+        at_moment,
+        "restored to batch {seq_at}"
+    );
+    let latest: Vec<i64> = (0..200).filter(|&i| i != 5).collect();
+    assert_eq!(
+        restored_ids(bucket.path(), &server, &["--latest"]).await,
+        latest
+    );
+    assert_eq!(
+        restored_ids(bucket.path(), &server, &["--backup", &backup.id]).await,
+        (0..100).collect::<Vec<_>>(),
+        "--backup is the backup alone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_directory_starts_a_new_lineage_and_archives_there() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(ServerOptions::default().config(&yaml(bucket.path())));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    c.insert("app", "items", (0..10).map(sample).collect())
+        .await;
+    back_up(&mut c).await;
+    let parent = status(&mut c).await.lineage;
+
+    let target = tempfile::tempdir().expect("tempdir");
+    let out = restore(
+        &config_file(bucket.path(), &yaml(bucket.path())),
+        &target.path().join("data"),
+        &["--latest"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let restored = Server::start_in(
+        std::sync::Arc::new(target),
+        server.ca.clone(),
+        None,
+        ServerOptions::default().config(&yaml(bucket.path())),
+    );
+    let mut r = restored.admin().await;
+    r.insert("app", "items", vec![sample(10)]).await;
+    let seq = visible_seq(&mut r).await;
+    let st = archived_through(&mut r, seq).await;
+    assert_ne!(
+        st.lineage, parent,
+        "the restored copy writes its own history"
+    );
+    assert!(
+        text(&out.stdout).contains(&st.lineage),
+        "{}",
+        text(&out.stdout)
+    );
+    let own = bucket.path().join("store/wal").join(&st.lineage);
+    assert!(
+        std::fs::read_dir(&own).expect("its archive").count() > 0,
+        "nothing archived under {}",
+        own.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_before_the_first_backup_or_past_the_archive_are_refused() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(ServerOptions::default().config(&yaml(bucket.path())));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    let before = now_ms() - 60_000;
+    c.insert("app", "items", vec![sample(1)]).await;
+    let backup = back_up(&mut c).await;
+    let seq = visible_seq(&mut c).await;
+    let seq = archived_through(&mut c, seq).await.archived_seq;
+
+    let err = refused(bucket.path(), &["--target-time", &rfc3339(before)]);
+    assert!(
+        err.contains("no complete backup before time")
+            && err.contains("the first recoverability point is")
+            && err.contains(&backup.id),
+        "{err}"
+    );
+    let later = rfc3339(now_ms() + 3_600_000);
+    let err = refused(bucket.path(), &["--target-time", &later]);
+    assert!(
+        err.contains("the archive ends at batch") && err.contains("--latest"),
+        "{err}"
+    );
+    let err = refused(bucket.path(), &["--target-seq", &(seq + 1000).to_string()]);
+    assert!(err.contains(&format!("ends at batch {seq}")), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_in_the_archive_is_refused_naming_the_missing_batches() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(ServerOptions::default().config(&yaml(bucket.path())));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    back_up(&mut c).await;
+    // Three slices: each batch archived before the next is written.
+    let mut ends = Vec::new();
+    for i in 0..3 {
+        c.insert("app", "items", vec![sample(i)]).await;
+        let seq = visible_seq(&mut c).await;
+        ends.push(archived_through(&mut c, seq).await.archived_seq);
+    }
+    let lineage = status(&mut c).await.lineage;
+    let dir = bucket.path().join("store/wal").join(&lineage);
+    let middle = std::fs::read_dir(&dir)
+        .expect("the archive")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with(&format!("{:020}-", ends[0] + 1))
+        })
+        .expect("the middle slice");
+    std::fs::remove_file(&middle).expect("delete the middle slice");
+    // `<first>-<last>.zst`
+    let name = middle.file_name().and_then(|n| n.to_str()).expect("a name");
+    let last: u64 = name[21..41].parse().expect("the slice's last batch");
+
+    let err = refused(bucket.path(), &["--target-seq", &ends[2].to_string()]);
+    assert!(
+        err.contains(&format!("has no batches {} to {last}", ends[0] + 1)),
+        "{err}"
+    );
+    // Up to the gap is still reachable.
+    assert_eq!(
+        restored_ids(
+            bucket.path(),
+            &server,
+            &["--target-seq", &ends[0].to_string()]
+        )
+        .await,
+        vec![0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_archives_every_committed_batch_first() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    // An hour's timeout: only the stop itself archives these batches.
+    let slow = format!(
+        "backup:\n  store: file://{}/store\n  archive:\n    timeout_seconds: 3600\n",
+        bucket.path().display()
+    );
+    let mut server = Server::start(ServerOptions::default().config(&slow));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    back_up(&mut c).await;
+    c.insert("app", "items", (0..20).map(sample).collect())
+        .await;
+    let seq = visible_seq(&mut c).await;
+    assert!(status(&mut c).await.archived_seq < seq, "not archived yet");
+    drop(c);
+    server.signal(15);
+    assert_eq!(
+        server.wait(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        server.log()
+    );
+
+    assert_eq!(
+        restored_ids(bucket.path(), &server, &["--target-seq", &seq.to_string()]).await,
+        (0..20).collect::<Vec<_>>()
+    );
+}

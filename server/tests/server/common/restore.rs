@@ -1,0 +1,49 @@
+//! Running `shinydb-server restore` and serving what it restored.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::Arc,
+};
+
+use super::{Grpc, Server, ServerOptions, all_ids, bin, write_file};
+
+/// `shinydb-server restore --config CONFIG --data-dir DIR ARGS...`.
+pub fn restore(config: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.arg("restore")
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("SHINYDB_LOG_LEVEL", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run shinydb-server restore")
+}
+
+/// Lossy UTF-8, for a process's output.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Starts a server on `dir/data` and returns the ids in `app.items`.
+pub async fn ids_served_from(dir: tempfile::TempDir, like: &Server) -> Vec<i64> {
+    let server = Server::start_in(
+        Arc::new(dir),
+        like.ca.clone(),
+        None,
+        ServerOptions::default(),
+    );
+    let mut c = server.admin().await;
+    all_ids(&mut c, "app", "items").await
+}
+
+/// Writes `yaml` as `dir/restore.yaml` and returns its path.
+pub fn config_file(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("restore.yaml");
+    write_file(&path, yaml);
+    path
+}
