@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use shinydb_engine::Stats;
 
@@ -29,6 +29,36 @@ pub struct Metrics {
     pub cert_reloads: IntCounter,
     sessions: IntGauge,
     engine: Vec<(IntGauge, StatFn)>,
+    /// Base backups and the log's archive.
+    pub backup: BackupMetrics,
+}
+
+/// Base backups and the archive of the log.
+pub struct BackupMetrics {
+    /// Base backups completed since start.
+    pub completed: IntCounter,
+    /// Base backups that failed since start.
+    pub failed: IntCounter,
+    /// When the last base backup completed, seconds since the Unix epoch.
+    pub last_success: Gauge,
+    /// How long the last base backup took, seconds.
+    pub last_duration: Gauge,
+    /// Bytes the last base backup stored.
+    pub last_stored_bytes: IntGauge,
+    /// The newest batch in the archive.
+    pub archived_seq: IntGauge,
+    /// Seconds the oldest batch not yet archived has waited.
+    pub archive_lag: Gauge,
+    /// Batches committed but not yet archived.
+    pub archive_pending_batches: IntGauge,
+    /// Log slices archived since start.
+    pub archived_slices: IntCounter,
+    /// Bytes archived since start.
+    pub archived_bytes: IntCounter,
+    /// Failed archive attempts since start.
+    pub archive_errors: IntCounter,
+    /// Gaps recorded in the archive since start.
+    pub archive_gaps: IntCounter,
 }
 
 fn build<T: prometheus::core::Collector + Clone + 'static>(
@@ -147,6 +177,42 @@ impl Metrics {
         for (name, help, f) in specs {
             engine.push((gauge(&format!("shinydb_engine_{name}"), help)?, f));
         }
+        let float = |name: &str, help: &str| build(&r, Gauge::new(name, help));
+        let backup = BackupMetrics {
+            completed: counter("shinydb_backups_completed_total", "base backups completed")?,
+            failed: counter("shinydb_backups_failed_total", "base backups that failed")?,
+            last_success: float(
+                "shinydb_backup_last_success_timestamp_seconds",
+                "when the last base backup completed",
+            )?,
+            last_duration: float(
+                "shinydb_backup_last_duration_seconds",
+                "how long the last base backup took",
+            )?,
+            last_stored_bytes: gauge(
+                "shinydb_backup_last_stored_bytes",
+                "bytes the last base backup stored",
+            )?,
+            archived_seq: gauge("shinydb_archive_archived_seq", "the newest archived batch")?,
+            archive_lag: float(
+                "shinydb_archive_lag_seconds",
+                "how long the oldest batch not yet archived has waited",
+            )?,
+            archive_pending_batches: gauge(
+                "shinydb_archive_pending_batches",
+                "batches committed but not yet archived",
+            )?,
+            archived_slices: counter("shinydb_archive_slices_total", "log slices archived")?,
+            archived_bytes: counter("shinydb_archive_bytes_total", "bytes of log archived")?,
+            archive_errors: counter(
+                "shinydb_archive_errors_total",
+                "failed attempts to archive the log",
+            )?,
+            archive_gaps: counter(
+                "shinydb_archive_gaps_total",
+                "ranges of batches the archive will never hold",
+            )?,
+        };
         Ok(Metrics {
             registry: r,
             requests,
@@ -158,6 +224,7 @@ impl Metrics {
             cert_reloads,
             sessions,
             engine,
+            backup,
         })
     }
 

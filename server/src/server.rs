@@ -133,7 +133,12 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??
     };
-    let backups = Arc::new(Backups::new(Arc::clone(&db), cfg.backup.clone(), lineage));
+    let backups = Arc::new(Backups::new(
+        Arc::clone(&db),
+        cfg.backup.clone(),
+        lineage,
+        Arc::clone(&metrics),
+    ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state: State = Arc::new(Shared::new(

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{BackupError, Location};
-use crate::{auth::now_ms, config::BackupConfig};
+use crate::{auth::now_ms, config::BackupConfig, metrics::Metrics};
 
 /// The file in the data directory that holds its lineage id.
 pub const LINEAGE_FILE: &str = "lineage";
@@ -200,9 +200,14 @@ pub struct Archiver {
 }
 
 impl Archiver {
-    /// Starts archiving `db`'s log to `cfg.store`, as lineage `lineage`. Until the archive's
-    /// position is known, the whole local log is kept.
-    pub fn start(db: Arc<Db>, cfg: BackupConfig, lineage: String) -> Archiver {
+    /// Starts archiving `db`'s log to `cfg.store`, as lineage `lineage`, counting in
+    /// `metrics`. Until the archive's position is known, the whole local log is kept.
+    pub fn start(
+        db: Arc<Db>,
+        cfg: BackupConfig,
+        lineage: String,
+        metrics: Arc<Metrics>,
+    ) -> Archiver {
         db.retain_log_after(Some(0));
         let status = Arc::new(Mutex::new(ArchiveStatus {
             lineage: lineage.clone(),
@@ -214,6 +219,7 @@ impl Archiver {
             cfg,
             lineage,
             status: Arc::clone(&status),
+            metrics,
             archived: None,
             released: false,
         };
@@ -241,6 +247,7 @@ struct Run {
     cfg: BackupConfig,
     lineage: String,
     status: Arc<Mutex<ArchiveStatus>>,
+    metrics: Arc<Metrics>,
     /// Every batch up to this one is archived; `None` until the store has been asked.
     archived: Option<u64>,
     /// The local log past the archive was let go (over `max_pending_bytes`).
@@ -279,11 +286,13 @@ impl Run {
                     backoff = (backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
                     next_try = Instant::now() + backoff;
                     warn!(error = %e, retry_in_seconds = backoff.as_secs(), "archiving the log failed");
+                    self.metrics.backup.archive_errors.inc();
                     let mut st = self.status.lock();
                     st.errors += 1;
                     st.last_error = Some(e.to_string());
                 }
             }
+            self.update_lag();
             if let Err(e) = self.check_local_log().await {
                 warn!(error = %e, "measuring the local log failed");
             }
@@ -424,6 +433,12 @@ impl Run {
         if !self.released {
             self.db.retain_log_after(Some(end));
         }
+        self.metrics.backup.archived_slices.inc();
+        self.metrics.backup.archived_bytes.inc_by(bytes);
+        self.metrics
+            .backup
+            .archived_seq
+            .set(i64::try_from(end).unwrap_or(i64::MAX));
         let mut st = self.status.lock();
         st.archived_seq = end;
         st.archived_commit_ms = end_ms;
@@ -433,9 +448,27 @@ impl Run {
         Ok(())
     }
 
+    /// The lag gauges, from the status and the engine's newest batch.
+    fn update_lag(&self) {
+        let st = self.status.lock();
+        let m = &self.metrics.backup;
+        let lag = if st.pending_since_ms > 0 {
+            now_ms().saturating_sub(st.pending_since_ms) as f64 / 1000.0
+        } else {
+            0.0
+        };
+        m.archive_lag.set(lag);
+        m.archived_seq
+            .set(i64::try_from(st.archived_seq).unwrap_or(i64::MAX));
+        let pending = self.db.last_seq().saturating_sub(st.archived_seq);
+        m.archive_pending_batches
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
     /// Lets the local log go once it holds more than `max_pending_bytes` for the archive.
     async fn check_local_log(&mut self) -> Result<(), BackupError> {
-        if self.released || self.archived.is_none_or(|a| a >= self.db.last_seq()) {
+        // Before the store has answered, the whole log is held: the cap applies to that too.
+        if self.released || self.archived.is_some_and(|a| a >= self.db.last_seq()) {
             return Ok(());
         }
         let db = Arc::clone(&self.db);
@@ -462,6 +495,7 @@ impl Run {
             lineage = self.lineage,
             "the archive has a gap: these batches were never archived"
         );
+        self.metrics.backup.archive_gaps.inc();
         self.status.lock().gaps.push((from, to));
     }
 }

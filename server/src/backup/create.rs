@@ -16,7 +16,7 @@ use super::{
     restore::verify,
     retention,
 };
-use crate::{auth::now_ms, config::BackupConfig};
+use crate::{auth::now_ms, config::BackupConfig, metrics::Metrics};
 
 /// The server's backups: one base backup at a time, and the log's archiver, to the configured
 /// store.
@@ -26,20 +26,29 @@ pub struct Backups {
     lineage: String,
     running: tokio::sync::Mutex<()>,
     archiver: parking_lot::Mutex<Option<Archiver>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Backups {
-    /// Backups of `db` (whose data directory has lineage `lineage`) as `cfg` configures them;
-    /// starts archiving the log when a store is set and `backup.archive.enabled`.
-    pub fn new(db: Arc<Db>, cfg: BackupConfig, lineage: String) -> Backups {
-        let archiver = (cfg.store.is_some() && cfg.archive.enabled)
-            .then(|| Archiver::start(Arc::clone(&db), cfg.clone(), lineage.clone()));
+    /// Backups of `db` (whose data directory has lineage `lineage`) as `cfg` configures them,
+    /// counted in `metrics`; starts archiving the log when a store is set and
+    /// `backup.archive.enabled`.
+    pub fn new(db: Arc<Db>, cfg: BackupConfig, lineage: String, metrics: Arc<Metrics>) -> Backups {
+        let archiver = (cfg.store.is_some() && cfg.archive.enabled).then(|| {
+            Archiver::start(
+                Arc::clone(&db),
+                cfg.clone(),
+                lineage.clone(),
+                Arc::clone(&metrics),
+            )
+        });
         Backups {
             db,
             cfg,
             lineage,
             running: tokio::sync::Mutex::new(()),
             archiver: parking_lot::Mutex::new(archiver),
+            metrics,
         }
     }
 
@@ -78,7 +87,20 @@ impl Backups {
     pub async fn create(&self) -> Result<Manifest, BackupError> {
         let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
         let loc = Location::open(&self.cfg)?;
-        let manifest = create(Arc::clone(&self.db), &loc, &self.cfg, self.lineage()).await?;
+        let m = &self.metrics.backup;
+        let manifest = match create(Arc::clone(&self.db), &loc, &self.cfg, self.lineage()).await {
+            Ok(manifest) => manifest,
+            Err(e) => {
+                m.failed.inc();
+                return Err(e);
+            }
+        };
+        m.completed.inc();
+        m.last_success.set(manifest.ended_at_ms as f64 / 1000.0);
+        m.last_duration
+            .set((manifest.ended_at_ms - manifest.started_at_ms) as f64 / 1000.0);
+        m.last_stored_bytes
+            .set(i64::try_from(manifest.stored_bytes()).unwrap_or(i64::MAX));
         if let Err(e) = retention::apply(&loc, &self.cfg.retention, now_ms()).await {
             warn!(error = %e, store = loc.url(), "retention after a backup failed");
         }

@@ -1,10 +1,12 @@
 //! Deleting backups: one on request, and after each new backup what `backup.retention` says
-//! is no longer kept.
+//! is no longer kept, with the archived log no kept backup needs.
+
+use std::collections::BTreeMap;
 
 use tracing::info;
 
 use super::{
-    BackupError, Listing, ListingState, Location,
+    BackupError, Listing, ListingState, Location, archive,
     manifest::{MANIFEST, check_id},
 };
 use crate::config::RetentionConfig;
@@ -16,6 +18,8 @@ pub struct Pruned {
     pub complete: Vec<String>,
     /// Interrupted backups.
     pub incomplete: Vec<String>,
+    /// Archived log slices older than every kept backup of their lineage.
+    pub slices: u64,
 }
 
 /// Deletes backup `id`: its manifest first (from then on it is never restored), then every
@@ -31,8 +35,12 @@ pub async fn delete(loc: &Location, id: &str) -> Result<u64, BackupError> {
     Ok(objects.len() as u64)
 }
 
-/// Applies `cfg` at time `now_ms`: complete backups that ended before the window go (never
-/// the newest `min_backups`), and interrupted ones older than the sweep age.
+/// Applies `cfg` at time `now_ms`: complete backups that ended before the window go, except
+/// the newest `min_backups` and the newest one before the window (the base a restore to the
+/// window's start needs); interrupted ones older than the sweep age go; then archived log
+/// slices that end before the oldest kept backup of their lineage. The archive of a lineage
+/// with no kept backup is left alone: no restore starts from it, and it may be a restored
+/// directory's history before its first backup.
 pub async fn apply(
     loc: &Location,
     cfg: &RetentionConfig,
@@ -44,6 +52,9 @@ pub async fn apply(
         i64::try_from(cfg.sweep_incomplete_after_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
     let mut pruned = Pruned::default();
     let mut complete_seen = 0u32;
+    let mut window_base_kept = false;
+    // Per lineage, the oldest batch a kept backup holds.
+    let mut kept_from: BTreeMap<String, u64> = BTreeMap::new();
     // Newest first.
     for listing in Listing::all(loc).await? {
         match (listing.state, &listing.manifest) {
@@ -51,7 +62,12 @@ pub async fn apply(
                 complete_seen += 1;
                 let expired = cfg.recovery_window_seconds > 0
                     && now_ms.saturating_sub(m.ended_at_ms) > window_ms;
-                if complete_seen > cfg.min_backups && expired {
+                let keep = !expired || complete_seen <= cfg.min_backups || !window_base_kept;
+                window_base_kept |= expired && keep;
+                if keep {
+                    let from = kept_from.entry(m.lineage.clone()).or_insert(m.seq);
+                    *from = (*from).min(m.seq);
+                } else {
                     delete(loc, &listing.id).await?;
                     pruned.complete.push(listing.id);
                 }
@@ -71,9 +87,17 @@ pub async fn apply(
             }
         }
     }
-    if !pruned.complete.is_empty() || !pruned.incomplete.is_empty() {
-        info!(complete = ?pruned.complete, incomplete = ?pruned.incomplete, store = loc.url(),
-            "retention deleted backups");
+    for (lineage, from) in kept_from.iter().filter(|(l, _)| !l.is_empty()) {
+        for slice in archive::slices(loc, lineage).await? {
+            if slice.last <= *from {
+                loc.delete(&loc.key(&["wal", lineage, &slice.name])).await?;
+                pruned.slices += 1;
+            }
+        }
+    }
+    if pruned != Pruned::default() {
+        info!(complete = ?pruned.complete, incomplete = ?pruned.incomplete,
+            slices = pruned.slices, store = loc.url(), "retention deleted backups");
     }
     Ok(pruned)
 }

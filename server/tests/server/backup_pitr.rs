@@ -137,6 +137,19 @@ async fn a_restore_reaches_any_moment_after_the_backup_by_time_by_batch_or_the_l
         "{st:?}"
     );
 
+    let (code, metrics) = server.http_get("/metrics");
+    assert_eq!(code, 200);
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert_eq!(value("shinydb_backups_completed_total"), 1.0);
+    assert!(value("shinydb_archive_slices_total") >= 1.0);
+    assert!(value("shinydb_archive_archived_seq") >= last as f64);
+    assert!(value("shinydb_backup_last_success_timestamp_seconds") > 1.7e9);
+
     let at_moment: Vec<i64> = (0..150).collect();
     let time = rfc3339(time_at);
     assert_eq!(
@@ -315,5 +328,140 @@ async fn a_clean_stop_archives_every_committed_batch_first() {
     assert_eq!(
         restored_ids(bucket.path(), &server, &["--target-seq", &seq.to_string()]).await,
         (0..20).collect::<Vec<_>>()
+    );
+}
+
+/// The `(first, last)` batches of every archived slice of `lineage`.
+fn slices(bucket: &Path, lineage: &str) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = std::fs::read_dir(bucket.join("store/wal").join(lineage))
+        .expect("the archive")
+        .map(|e| {
+            let name = e.expect("entry").file_name().into_string().expect("utf-8");
+            (
+                name[..20].parse().expect("first"),
+                name[21..41].parse().expect("last"),
+            )
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_window_base_and_deletes_the_log_no_kept_backup_needs() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "{}  retention:\n    recovery_window_seconds: 1\n    min_backups: 1\n",
+        yaml(bucket.path())
+    );
+    let server = Server::start(ServerOptions::default().config(&config));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    let mut made = Vec::new();
+    for i in 0..3 {
+        c.insert("app", "items", vec![sample(i)]).await;
+        let seq = visible_seq(&mut c).await;
+        archived_through(&mut c, seq).await;
+        made.push(back_up(&mut c).await);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let listed: Vec<String> = c
+        .backups
+        .list(v1::ListBackupsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .backups
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![made[2].id.clone(), made[1].id.clone()],
+        "the newest, and the newest before the window (the base for its start)"
+    );
+    let lineage = status(&mut c).await.lineage;
+    let left = slices(bucket.path(), &lineage);
+    assert!(
+        left.iter().all(|&(_, last)| last > made[1].seq),
+        "slices ending at or before batch {} stay: {left:?}",
+        made[1].seq
+    );
+    assert!(
+        left.first()
+            .is_some_and(|&(first, _)| first <= made[1].seq + 1),
+        "the log after the oldest kept backup stays: {left:?}"
+    );
+    // From the window's base, every later moment is still reachable.
+    assert_eq!(
+        restored_ids(bucket.path(), &server, &["--latest"]).await,
+        vec![0, 1, 2]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_down_past_the_cap_costs_a_recorded_gap_never_the_servers_disk() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let store = bucket.path().join("store");
+    let config = format!(
+        "storage:\n  memtable_size: 256KiB\n  wal_segment_size: 128KiB\n\
+         backup:\n  store: file://{}\n  archive:\n    timeout_seconds: 1\n    \
+         max_pending_bytes: 1MiB\n",
+        store.display()
+    );
+    let server = Server::start(ServerOptions::default().config(&config));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    let seq = visible_seq(&mut c).await;
+    let before = archived_through(&mut c, seq).await.archived_seq;
+
+    // The store goes away: a regular file where its directory was fails every attempt.
+    let moved = bucket.path().join("store.away");
+    std::fs::rename(&store, &moved).expect("move the store away");
+    std::fs::write(&store, "not a directory").expect("blocker");
+    let mut st = status(&mut c).await;
+    for _ in 0..100 {
+        if st.archive_errors > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        st = status(&mut c).await;
+    }
+    assert!(st.archive_errors > 0, "the store is down: {st:?}");
+    // 8 MB over a few seconds: the archiver lets the log go once it passes the cap, and the
+    // checkpoints after that trim it.
+    let pad = "x".repeat(4000);
+    for batch in 0..40 {
+        let docs = (0..50)
+            .map(|i| bson::doc! {"_id": batch * 50 + i, "pad": &pad})
+            .collect();
+        c.insert("app", "items", docs).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wal_bytes: u64 = std::fs::read_dir(server.data_dir())
+        .expect("data dir")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("wal-"))
+        .map(|e| e.metadata().expect("metadata").len())
+        .sum();
+    assert!(
+        wal_bytes < 2 << 20,
+        "8 MB written, yet the log kept for the archive stays near its 1 MiB cap: \
+         {wal_bytes} bytes"
+    );
+
+    // The store comes back: archiving resumes after a recorded gap; the server never stopped.
+    std::fs::remove_file(&store).expect("unblock");
+    std::fs::rename(&moved, &store).expect("move the store back");
+    c.insert("app", "items", vec![sample(5000)]).await;
+    let seq = visible_seq(&mut c).await;
+    let st = archived_through(&mut c, seq).await;
+    assert_eq!(st.gaps.len(), 1, "{st:?}");
+    assert_eq!(st.gaps[0].from, before + 1, "{st:?}");
+    assert!(st.gaps[0].to < seq, "{st:?}");
+    let (_, metrics) = server.http_get("/metrics");
+    assert!(
+        metrics.contains("shinydb_archive_gaps_total 1"),
+        "{metrics}"
     );
 }
