@@ -1,6 +1,7 @@
 //! The permission matrix, cell by cell: every role (global and per space, and no role at all)
 //! against every operation, in a space the role covers and one it does not. An allowed call must
-//! succeed; a refused one must answer PERMISSION_DENIED.
+//! succeed; a refused one must answer PERMISSION_DENIED naming the user. One test per role, each
+//! on its own server; which cells a role may use comes from the model below ([`User::allowed`]).
 
 use crate::common::{ADMIN_PASSWORD, Clients, Grpc, Server, ServerOptions, bson_bytes, sid};
 use bson::doc;
@@ -10,6 +11,7 @@ use shinydb_proto::v1::{
 };
 use tonic::{Code, Status};
 
+/// A role's level, ordered: each allows what the ones below it do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
     None,
@@ -18,6 +20,7 @@ enum Level {
     Admin,
 }
 
+/// What an operation needs of its caller.
 #[derive(Debug, Clone, Copy)]
 enum Need {
     /// Any authenticated caller.
@@ -28,12 +31,15 @@ enum Need {
     GlobalAdmin,
 }
 
+/// A user of the matrix: its name (also its login) and its grants, each a level in one space or,
+/// with no space, in every space.
 struct User {
     name: &'static str,
-    grants: Vec<(Level, Option<&'static str>)>,
+    grants: &'static [(Level, Option<&'static str>)],
 }
 
 impl User {
+    /// The highest level the grants give in `space` (`None`: the global level only).
     fn level(&self, space: Option<&str>) -> Level {
         self.grants
             .iter()
@@ -43,6 +49,7 @@ impl User {
             .unwrap_or(Level::None)
     }
 
+    /// Whether the model allows an operation needing `need` in `space`.
     fn allowed(&self, need: Need, space: &str) -> bool {
         match need {
             Need::Any => true,
@@ -52,6 +59,7 @@ impl User {
     }
 }
 
+/// The protocol's role for a level (0, no role, for [`Level::None`]).
 fn role(l: Level) -> i32 {
     match l {
         Level::Read => v1::Role::ReadOnly as i32,
@@ -61,6 +69,7 @@ fn role(l: Level) -> i32 {
     }
 }
 
+/// The operations on a space, each checked in space `a` and in space `b`.
 const SPACE_OPS: &[(&str, Need)] = &[
     ("Documents/Get", Need::Space(Level::Read)),
     ("Documents/Scan", Need::Space(Level::Read)),
@@ -83,6 +92,8 @@ const SPACE_OPS: &[(&str, Need)] = &[
     ("Catalog/DropIndex", Need::Space(Level::Admin)),
 ];
 
+/// The operations on no space in particular (checked once, with space `a` as the target where one
+/// is needed).
 const GLOBAL_OPS: &[(&str, Need)] = &[
     ("Catalog/ListSpaces", Need::Any),
     ("Catalog/CreateSpace", Need::GlobalAdmin),
@@ -105,6 +116,7 @@ const GLOBAL_OPS: &[(&str, Need)] = &[
     ("Server/SetLogLevel", Need::GlobalAdmin),
 ];
 
+/// The password of every user of the matrix.
 const PASSWORD: &str = "matrix-password";
 
 /// Prepares what an operation needs to succeed when allowed (as admin), returns a tag.
@@ -175,6 +187,7 @@ async fn prepare(admin: &mut Clients, op: &str, space: &str, tag: &str) -> Optio
     }
 }
 
+/// A pipeline answer as a call's result: its error, if it is one.
 fn pipeline_status(r: v1::PipelineResponse) -> Result<(), Status> {
     match r.result {
         Some(PR::Error(e)) => Err(Status::new(Code::from_i32(e.code), e.message)),
@@ -183,6 +196,7 @@ fn pipeline_status(r: v1::PipelineResponse) -> Result<(), Status> {
     }
 }
 
+/// Sends one operation on a pipeline stream and waits for its answer.
 async fn pipeline(c: &mut Clients, op: POp) -> Result<(), Status> {
     let req = v1::PipelineRequest {
         id: 1,
@@ -201,6 +215,7 @@ async fn pipeline(c: &mut Clients, op: POp) -> Result<(), Status> {
     pipeline_status(r)
 }
 
+/// Reads a query's stream to its end; `Ok` when every chunk arrived.
 async fn drain(
     r: Result<tonic::Response<tonic::Streaming<v1::QueryChunk>>, Status>,
 ) -> Result<(), Status> {
@@ -535,8 +550,88 @@ async fn run(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_role_against_every_operation() {
+/// No role at all.
+const NO_ROLE: User = User {
+    name: "none",
+    grants: &[],
+};
+/// Read-only in every space.
+const READ_ONLY: User = User {
+    name: "ro",
+    grants: &[(Level::Read, None)],
+};
+/// Read-write in every space.
+const READ_WRITE: User = User {
+    name: "rw",
+    grants: &[(Level::Write, None)],
+};
+/// Admin: every space and the server.
+const ADMIN: User = User {
+    name: "adm",
+    grants: &[(Level::Admin, None)],
+};
+/// Read-only in space `a`.
+const READ_ONLY_IN_A: User = User {
+    name: "ro_a",
+    grants: &[(Level::Read, Some("a"))],
+};
+/// Read-write in space `a`.
+const READ_WRITE_IN_A: User = User {
+    name: "rw_a",
+    grants: &[(Level::Write, Some("a"))],
+};
+/// Admin of space `a`.
+const ADMIN_OF_A: User = User {
+    name: "adm_a",
+    grants: &[(Level::Admin, Some("a"))],
+};
+/// Read-only everywhere and read-write in space `a`.
+const MIXED: User = User {
+    name: "mixed",
+    grants: &[(Level::Read, None), (Level::Write, Some("a"))],
+};
+
+/// Every user of the matrix, each checked by one test below. Every test's server holds all of
+/// them (as the one server of the whole matrix did): `Users/GrantRole` grants to `none`.
+const USERS: &[User] = &[
+    NO_ROLE,
+    READ_ONLY,
+    READ_WRITE,
+    ADMIN,
+    READ_ONLY_IN_A,
+    READ_WRITE_IN_A,
+    ADMIN_OF_A,
+    MIXED,
+];
+
+/// The cells of one user's row: every space operation in `a` and in `b`, then every global one
+/// (with `a` as its space).
+fn cells() -> Vec<(&'static str, Need, &'static str)> {
+    let mut cells = Vec::new();
+    for (op, need) in SPACE_OPS {
+        for space in ["a", "b"] {
+            cells.push((*op, *need, space));
+        }
+    }
+    for (op, need) in GLOBAL_OPS {
+        cells.push((*op, *need, "a"));
+    }
+    cells
+}
+
+/// The cells of a row that went wrong; its `Debug` is the plain text, one cell per line, so a
+/// failing test lists them readably (a `String` error would print them escaped on one line).
+struct WrongCells(String);
+
+impl std::fmt::Debug for WrongCells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A server with spaces `a` and `b` (each with store `t` holding document `seed`) and every user
+/// of [`USERS`]; its admin's clients.
+async fn matrix_server() -> (Server, Clients) {
     let server =
         Server::start(ServerOptions::default().config("auth:\n  max_failed_logins: 1000\n"));
     let mut admin = server.admin().await;
@@ -546,41 +641,7 @@ async fn every_role_against_every_operation() {
             .insert(space, "t", vec![doc! {"_id": "seed", "v": 1}])
             .await;
     }
-    let users = vec![
-        User {
-            name: "none",
-            grants: vec![],
-        },
-        User {
-            name: "ro",
-            grants: vec![(Level::Read, None)],
-        },
-        User {
-            name: "rw",
-            grants: vec![(Level::Write, None)],
-        },
-        User {
-            name: "adm",
-            grants: vec![(Level::Admin, None)],
-        },
-        User {
-            name: "ro_a",
-            grants: vec![(Level::Read, Some("a"))],
-        },
-        User {
-            name: "rw_a",
-            grants: vec![(Level::Write, Some("a"))],
-        },
-        User {
-            name: "adm_a",
-            grants: vec![(Level::Admin, Some("a"))],
-        },
-        User {
-            name: "mixed",
-            grants: vec![(Level::Read, None), (Level::Write, Some("a"))],
-        },
-    ];
-    for u in &users {
+    for u in USERS {
         admin
             .users
             .create_user(v1::CreateUserRequest {
@@ -598,48 +659,92 @@ async fn every_role_against_every_operation() {
             .await
             .expect("create user");
     }
+    (server, admin)
+}
 
-    let mut cells = 0;
+/// Runs every cell of `u`'s row on a fresh [`matrix_server`] as `u`: an allowed call must
+/// succeed, a refused one must answer PERMISSION_DENIED naming `u`. `Err` lists every wrong cell.
+async fn check_row(u: &User) -> Result<(), WrongCells> {
+    let (server, mut admin) = matrix_server().await;
+    let token = server.login(u.name, PASSWORD).await.expect("login");
+    let mut c = server.clients(&token).await;
+    let cells = cells();
     let mut failures = Vec::new();
-    for u in &users {
-        let token = server.login(u.name, PASSWORD).await.expect("login");
-        let mut c = server.clients(&token).await;
-        let mut cases: Vec<(&str, Need, &str)> = Vec::new();
-        for (op, need) in SPACE_OPS {
-            for space in ["a", "b"] {
-                cases.push((op, *need, space));
+    for (i, (op, need, space)) in cells.iter().copied().enumerate() {
+        let tag = format!("{}_{i}", u.name);
+        let prepared = prepare(&mut admin, op, space, &tag).await;
+        let allowed = u.allowed(need, space);
+        let got = run(&mut c, u.name, op, space, &tag, prepared).await;
+        match (&got, allowed) {
+            (Ok(()), true) => {}
+            (Err(e), false) if e.code() == Code::PermissionDenied => {
+                assert!(
+                    e.message().contains(u.name),
+                    "the refusal names the user: {}",
+                    e.message()
+                );
             }
-        }
-        for (op, need) in GLOBAL_OPS {
-            cases.push((op, *need, "a"));
-        }
-        for (i, (op, need, space)) in cases.into_iter().enumerate() {
-            let tag = format!("{}_{i}", u.name);
-            let prepared = prepare(&mut admin, op, space, &tag).await;
-            let allowed = u.allowed(need, space);
-            let got = run(&mut c, u.name, op, space, &tag, prepared).await;
-            cells += 1;
-            match (&got, allowed) {
-                (Ok(()), true) => {}
-                (Err(e), false) if e.code() == Code::PermissionDenied => {
-                    assert!(
-                        e.message().contains(u.name),
-                        "the refusal names the user: {}",
-                        e.message()
-                    );
-                }
-                _ => failures.push(format!(
-                    "user {} op {op} in {space}: allowed={allowed}, got {got:?}",
-                    u.name
-                )),
-            }
+            _ => failures.push(format!(
+                "user {} op {op} in {space}: allowed={allowed}, got {got:?}",
+                u.name
+            )),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {cells} cells wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(WrongCells(format!(
+            "{} of {} cells wrong:\n{}",
+            failures.len(),
+            cells.len(),
+            failures.join("\n")
+        )))
+    }
+}
+
+#[test]
+fn the_matrix_has_more_than_400_cells() {
+    let cells = USERS.len() * cells().len();
     assert!(cells > 400, "{cells} cells");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_roles_may_only_make_the_calls_open_to_everyone() -> Result<(), WrongCells> {
+    check_row(&NO_ROLE).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_user_reads_every_space_but_cannot_write() -> Result<(), WrongCells> {
+    check_row(&READ_ONLY).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_write_user_writes_every_space_but_cannot_administer() -> Result<(), WrongCells> {
+    check_row(&READ_WRITE).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_may_make_every_call() -> Result<(), WrongCells> {
+    check_row(&ADMIN).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_user_of_one_space_reads_only_that_space() -> Result<(), WrongCells> {
+    check_row(&READ_ONLY_IN_A).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_write_user_of_one_space_writes_only_that_space() -> Result<(), WrongCells> {
+    check_row(&READ_WRITE_IN_A).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_of_one_space_administers_only_that_space_and_nothing_global()
+-> Result<(), WrongCells> {
+    check_row(&ADMIN_OF_A).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_read_grant_and_a_space_write_grant_combine() -> Result<(), WrongCells> {
+    check_row(&MIXED).await
 }

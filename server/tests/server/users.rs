@@ -1,12 +1,15 @@
-//! Every Users RPC: login and logout, who-am-i, users, passwords, roles and API keys; users and
-//! keys survive a restart, sessions do not.
+//! Every Users RPC: login and logout, who-am-i, users, passwords, roles and API keys, one
+//! behaviour per test, each on its own server; users and keys survive a restart, sessions do not.
 
 use std::sync::Arc;
 
-use crate::common::{ADMIN_PASSWORD, Grpc, Server, ServerOptions, sample};
+use crate::common::{
+    ADMIN_PASSWORD, Clients, Grpc, Server, ServerOptions, bson_bytes, iid, sample,
+};
 use shinydb_proto::v1;
-use tonic::Code;
+use tonic::{Code, Status};
 
+/// A grant of `role` in `space` (`None`: every space).
 fn grant(role: v1::Role, space: Option<&str>) -> v1::Grant {
     v1::Grant {
         role: role as i32,
@@ -14,13 +17,59 @@ fn grant(role: v1::Role, space: Option<&str>) -> v1::Grant {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_roles_passwords_and_api_keys() {
+/// A server with space `a` (store `t` holding document 1) and user `ann` (password
+/// `ann-password`, read-only in `a`); its admin's clients.
+async fn with_ann() -> (Server, Clients) {
     let server = Server::start(ServerOptions::default());
     let mut admin = server.admin().await;
     admin.create_store("a", "t").await;
     admin.insert("a", "t", vec![sample(1)]).await;
+    admin
+        .users
+        .create_user(v1::CreateUserRequest {
+            name: "ann".into(),
+            password: "ann-password".into(),
+            grants: vec![grant(v1::Role::ReadOnly, Some("a"))],
+        })
+        .await
+        .expect("create");
+    (server, admin)
+}
 
+/// Logs in as `ann` with `password`; her clients.
+async fn ann(server: &Server, password: &str) -> Clients {
+    let token = server.login("ann", password).await.expect("login");
+    server.clients(&token).await
+}
+
+/// Inserts an empty document into `a.t` as `c`.
+async fn write(c: &Clients) -> Result<tonic::Response<v1::InsertResponse>, Status> {
+    let mut docs = c.docs.clone();
+    docs.insert(v1::InsertRequest {
+        space: "a".into(),
+        store: "t".into(),
+        documents: vec![bson_bytes(&bson::doc! {})],
+    })
+    .await
+}
+
+/// Ann creates an API key of her own, `laptop`, with the default lifetime.
+async fn laptop_key(ann: &mut Clients) -> v1::CreateApiKeyResponse {
+    ann.users
+        .create_api_key(v1::CreateApiKeyRequest {
+            user: String::new(),
+            description: "laptop".into(),
+            expires_in_seconds: 0,
+        })
+        .await
+        .expect("key")
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_am_i_names_the_caller_its_method_grants_and_expiry() {
+    let server = Server::start(ServerOptions::default());
+    let mut admin = server.admin().await;
     let me = admin
         .users
         .who_am_i(v1::WhoAmIRequest {})
@@ -31,7 +80,14 @@ async fn users_roles_passwords_and_api_keys() {
     assert_eq!(me.method, "session");
     assert_eq!(me.grants, vec![grant(v1::Role::Admin, None)]);
     assert!(me.expires_at_ms > 0);
+}
 
+/// A user is created once; a duplicate name, a short password, a name with spaces and a grant
+/// without a role are refused and create nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_a_user_refuses_duplicates_and_bad_names_passwords_and_roles() {
+    let server = Server::start(ServerOptions::default());
+    let mut admin = server.admin().await;
     admin
         .users
         .create_user(v1::CreateUserRequest {
@@ -94,24 +150,16 @@ async fn users_roles_passwords_and_api_keys() {
         .into_inner();
     let names: Vec<&str> = users.users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, vec!["admin", "ann"]);
+}
 
-    // Ann reads a but may not write until granted read_write; revoking takes effect at once.
-    let ann_token = server.login("ann", "ann-password").await.expect("login");
-    let mut ann = server.clients(&ann_token).await;
-    assert!(ann.get("a", "t", crate::common::iid(1)).await.is_some());
-    let write = |c: &mut crate::common::Clients| {
-        let mut docs = c.docs.clone();
-        async move {
-            docs.insert(v1::InsertRequest {
-                space: "a".into(),
-                store: "t".into(),
-                documents: vec![crate::common::bson_bytes(&bson::doc! {})],
-            })
-            .await
-        }
-    };
+/// Ann reads `a` but may not write until granted read_write; revoking takes effect at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granting_and_revoking_a_role_take_effect_at_once() {
+    let (server, mut admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
+    assert!(ann.get("a", "t", iid(1)).await.is_some());
     assert_eq!(
-        write(&mut ann).await.expect_err("ro").code(),
+        write(&ann).await.expect_err("ro").code(),
         Code::PermissionDenied
     );
     admin
@@ -122,7 +170,7 @@ async fn users_roles_passwords_and_api_keys() {
         })
         .await
         .expect("grant");
-    write(&mut ann).await.expect("now allowed");
+    write(&ann).await.expect("now allowed");
     admin
         .users
         .revoke_role(v1::RevokeRoleRequest {
@@ -132,9 +180,14 @@ async fn users_roles_passwords_and_api_keys() {
         .await
         .expect("revoke");
     assert_eq!(
-        write(&mut ann).await.expect_err("revoked").code(),
+        write(&ann).await.expect_err("revoked").code(),
         Code::PermissionDenied
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_role_the_user_does_not_hold_is_not_found() {
+    let (_server, mut admin) = with_ann().await;
     let e = admin
         .users
         .revoke_role(v1::RevokeRoleRequest {
@@ -144,9 +197,12 @@ async fn users_roles_passwords_and_api_keys() {
         .await
         .expect_err("not held");
     assert_eq!(e.code(), Code::NotFound);
+}
 
-    // Own password: needs the old one; other sessions end, this one stays.
-    let other_session = server.login("ann", "ann-password").await.expect("login");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_own_password_needs_the_old_one() {
+    let (server, _admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
     let e = ann
         .users
         .change_password(v1::ChangePasswordRequest {
@@ -157,6 +213,15 @@ async fn users_roles_passwords_and_api_keys() {
         .await
         .expect_err("wrong old");
     assert_eq!(e.code(), Code::PermissionDenied);
+}
+
+/// After a change of one's own password the session that made it stays, every other session
+/// ends, and only the new password logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_own_password_ends_the_other_sessions_and_the_old_password() {
+    let (server, _admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
+    let other_session = server.login("ann", "ann-password").await.expect("login");
     ann.users
         .change_password(v1::ChangePasswordRequest {
             name: String::new(),
@@ -188,7 +253,11 @@ async fn users_roles_passwords_and_api_keys() {
         .login("ann", "ann-new-password")
         .await
         .expect("new password");
-    // An admin sets another user's password without the old one.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_another_users_password_without_the_old_one() {
+    let (server, mut admin) = with_ann().await;
     admin
         .users
         .change_password(v1::ChangePasswordRequest {
@@ -202,23 +271,14 @@ async fn users_roles_passwords_and_api_keys() {
         .login("ann", "ann-third-password")
         .await
         .expect("third");
+}
 
-    // API keys: created once with their secret, listed without it, usable, revocable.
-    let ann_token = server
-        .login("ann", "ann-third-password")
-        .await
-        .expect("login");
-    let mut ann = server.clients(&ann_token).await;
-    let key = ann
-        .users
-        .create_api_key(v1::CreateApiKeyRequest {
-            user: String::new(),
-            description: "laptop".into(),
-            expires_in_seconds: 0,
-        })
-        .await
-        .expect("key")
-        .into_inner();
+/// An API key's secret is in the answer that creates it and in no listing; every key expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_is_shown_once_and_listed_without_its_secret() {
+    let (server, _admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
+    let key = laptop_key(&mut ann).await;
     assert!(key.key.starts_with("sdb_k_"));
     assert!(key.expires_at_ms > 0, "every key expires");
     let listed = ann
@@ -237,6 +297,13 @@ async fn users_roles_passwords_and_api_keys() {
         !format!("{listed:?}").contains(&key.key[6..]),
         "no secret in listings"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_authenticates_as_its_user_until_revoked() {
+    let (server, _admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
+    let key = laptop_key(&mut ann).await;
     let mut by_key = server.clients(&key.key).await;
     let who = by_key
         .users
@@ -245,12 +312,6 @@ async fn users_roles_passwords_and_api_keys() {
         .expect("key works")
         .into_inner();
     assert_eq!((who.user.as_str(), who.method.as_str()), ("ann", "api_key"));
-    let e = by_key
-        .users
-        .logout(v1::LogoutRequest {})
-        .await
-        .expect_err("not a session");
-    assert_eq!(e.code(), Code::FailedPrecondition);
     ann.users
         .revoke_api_key(v1::RevokeApiKeyRequest { id: key.id.clone() })
         .await
@@ -261,8 +322,26 @@ async fn users_roles_passwords_and_api_keys() {
         .await
         .expect_err("revoked");
     assert_eq!(e.code(), Code::Unauthenticated);
+}
 
-    // Logout ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_is_not_a_session_and_cannot_log_out() {
+    let (server, _admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
+    let key = laptop_key(&mut ann).await;
+    let mut by_key = server.clients(&key.key).await;
+    let e = by_key
+        .users
+        .logout(v1::LogoutRequest {})
+        .await
+        .expect_err("not a session");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_ends_the_session() {
+    let (server, _admin) = with_ann().await;
+    let mut ann = ann(&server, "ann-password").await;
     ann.users
         .logout(v1::LogoutRequest {})
         .await
@@ -273,8 +352,11 @@ async fn users_roles_passwords_and_api_keys() {
         .await
         .expect_err("logged out");
     assert_eq!(e.code(), Code::Unauthenticated);
+}
 
-    // An admin's key for ann; dropping ann ends her sessions and keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_and_lists_api_keys_of_other_users() {
+    let (_server, mut admin) = with_ann().await;
     let key = admin
         .users
         .create_api_key(v1::CreateApiKeyRequest {
@@ -294,10 +376,22 @@ async fn users_roles_passwords_and_api_keys() {
         .into_inner()
         .keys;
     assert_eq!(all.len(), 1);
-    let ann_token = server
-        .login("ann", "ann-third-password")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_user_ends_their_sessions_and_api_keys() {
+    let (server, mut admin) = with_ann().await;
+    let key = admin
+        .users
+        .create_api_key(v1::CreateApiKeyRequest {
+            user: "ann".into(),
+            description: "service".into(),
+            expires_in_seconds: 3600,
+        })
         .await
-        .expect("login");
+        .expect("key for ann")
+        .into_inner();
+    let ann_token = server.login("ann", "ann-password").await.expect("login");
     admin
         .users
         .drop_user(v1::DropUserRequest { name: "ann".into() })
@@ -312,6 +406,12 @@ async fn users_roles_passwords_and_api_keys() {
             .expect_err("gone");
         assert_eq!(e.code(), Code::Unauthenticated);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_oneself_or_a_user_that_does_not_exist_is_refused() {
+    let server = Server::start(ServerOptions::default());
+    let mut admin = server.admin().await;
     let e = admin
         .users
         .drop_user(v1::DropUserRequest {
