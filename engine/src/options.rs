@@ -52,6 +52,10 @@ pub struct Options {
     /// maintained on every write, never used, and would hold their names. A replica, whose
     /// catalog comes from its primary's log, leaves them to the primary.
     pub drop_unfinished_indexes: bool,
+    /// Keep the whole log from open on, until [`crate::Db::retain_log_after`] says how much: for
+    /// a log archiver or a replica's source, which must see every batch, including those a
+    /// checkpoint before a restart covered. Off: checkpoints (and open) trim the log freely.
+    pub retain_log: bool,
     /// Groups one grouped query may make; past it the query fails with
     /// [`crate::query::QueryError::TooManyGroups`] instead of growing without bound.
     pub max_query_groups: usize,
@@ -73,6 +77,7 @@ impl Default for Options {
             gc_dead_ratio: 0.5,
             max_batch_bytes: 256 << 20,
             drop_unfinished_indexes: true,
+            retain_log: false,
             max_query_groups: 1_000_000,
         }
     }

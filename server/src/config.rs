@@ -809,6 +809,9 @@ impl Config {
             gc_dead_ratio: s.gc.dead_ratio,
             // The server is always a primary today.
             drop_unfinished_indexes: true,
+            // The archiver must see every batch, also those a checkpoint before a restart
+            // covered: it says how much to keep once it knows the archive's end.
+            retain_log: self.backup.store.is_some() && self.backup.archive.enabled,
             max_query_groups: self.limits.max_result_groups as usize,
         }
     }

@@ -100,7 +100,9 @@ pub(super) fn replay(dir: &Path, opts: &Options, loaded: Loaded) -> Result<Recov
         Ok(())
     })?;
     let wal = Wal::create(dir, outcome.last_seq, opts.wal_segment_bytes)?;
-    wal.remove_covered(tree.meta().checkpoint)?;
+    if !opts.retain_log {
+        wal.remove_covered(tree.meta().checkpoint)?;
+    }
     Ok(Recovered {
         pager,
         vlog,

@@ -210,7 +210,14 @@ fn every_batch_carries_its_commit_time_through_the_log_a_reopen_and_a_replica() 
 
     // The times are in the log on disk: a reopened engine reads the same ones, and a replica
     // applying the batches keeps the primary's times rather than its own clock's.
-    let db = Db::open(dir.path(), options()).expect("reopen");
+    let db = Db::open(
+        dir.path(),
+        Options {
+            retain_log: true,
+            ..options()
+        },
+    )
+    .expect("reopen");
     let log = db.read_log(0, 100).expect("log");
     assert_eq!(
         log.iter()

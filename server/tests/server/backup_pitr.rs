@@ -465,3 +465,43 @@ async fn a_store_down_past_the_cap_costs_a_recorded_gap_never_the_servers_disk()
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_not_yet_archived_survive_a_crash_and_reach_the_archive_after_it() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    // Small memtables, so checkpoints cover batches the archive does not hold yet; an hour's
+    // timeout, so only the restart's archiver ships them.
+    let slow = format!(
+        "storage:\n  memtable_size: 256KiB\n  wal_segment_size: 128KiB\n\
+         backup:\n  store: file://{}/store\n  archive:\n    timeout_seconds: 3600\n",
+        bucket.path().display()
+    );
+    let mut server = Server::start(ServerOptions::default().config(&slow));
+    let mut c = server.admin().await;
+    c.create_store("app", "items").await;
+    back_up(&mut c).await;
+    let pad = "x".repeat(4000);
+    for batch in 0..10i64 {
+        let docs = (0..50i64)
+            .map(|i| bson::doc! {"_id": batch * 50 + i, "pad": &pad})
+            .collect();
+        c.insert("app", "items", docs).await;
+    }
+    let seq = visible_seq(&mut c).await;
+    let st = status(&mut c).await;
+    assert!(st.archived_seq < seq, "not archived yet: {st:?}");
+    drop(c);
+    server.restart(); // SIGKILL, then the same directory and options
+
+    // The restarted server still holds every batch the archive lacks; its clean stop ships
+    // them, and a restore reaches the last batch acknowledged before the crash.
+    server.signal(15);
+    assert_eq!(
+        server.wait(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        server.log()
+    );
+    let ids = restored_ids(bucket.path(), &server, &["--target-seq", &seq.to_string()]).await;
+    assert_eq!(ids, (0..500).collect::<Vec<_>>());
+}
