@@ -539,7 +539,10 @@ impl Client {
             space: space.into(),
             store: store.into(),
             name: name.into(),
-            fields: fields.iter().map(|f| f.to_string()).collect(),
+            fields: fields
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             unique,
         };
         self.unary(

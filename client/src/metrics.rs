@@ -70,6 +70,10 @@ impl MetricsSnapshot {
 
 impl Metrics {
     /// Records one finished operation.
+    #[expect(
+        clippy::expect_used,
+        reason = "constant bounds new_with_bounds accepts (1 <= low, high >= 2 * low, 3 figures)"
+    )]
     pub(crate) fn observe(&self, name: &'static str, took: Duration, ok: bool) {
         let mut g = self.inner.lock();
         let op = g.ops.entry(name).or_insert_with(|| Op {

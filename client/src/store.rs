@@ -143,7 +143,7 @@ impl Store {
             store: self.store.to_string(),
             id: Some(id.into().to_proto()),
             set: encode(&set)?,
-            unset: unset.iter().map(|s| s.to_string()).collect(),
+            unset: unset.iter().map(std::string::ToString::to_string).collect(),
         });
         match self
             .client

@@ -4,6 +4,11 @@
 //! `cargo bench -p shinydb-engine --bench engine -- [--docs N]` (default 1,000,000).
 //! Results go to stdout as a markdown table; `engine/BENCHMARKS.md` records them.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark stops at the first broken step, saying which"
+)]
+
 use std::{
     sync::{
         Arc,

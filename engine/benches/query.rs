@@ -3,6 +3,10 @@
 //!
 //! `SHINYDB_BENCH_DOCS` sets the number of documents (default 1,000,000).
 
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark stops at the first broken step, saying which"
+)]
 // criterion's macros generate undocumented public functions.
 #![allow(missing_docs)]
 
@@ -50,7 +54,7 @@ fn build(n: usize) -> Mem {
         .enumerate()
         .map(|(i, d)| {
             (
-                lookup(d, &total).map_or(RawBson::Null, |v| v.to_raw_bson()),
+                lookup(d, &total).map_or(RawBson::Null, bson::RawBsonRef::to_raw_bson),
                 i,
             )
         })
@@ -193,7 +197,7 @@ fn benches(c: &mut Criterion) {
     for (name, source, text) in cases {
         let q = parse(text).expect("parse");
         g.bench_function(name, |b| {
-            b.iter(|| black_box(execute(source, None, &q).expect("run")))
+            b.iter(|| black_box(execute(source, None, &q).expect("run")));
         });
     }
     g.finish();

@@ -161,7 +161,7 @@ impl Memtable {
     /// The newest version of every key, in key order: what a flush writes to the B+tree.
     pub fn latest(&self) -> Vec<KvOp> {
         let mut out: Vec<KvOp> = Vec::new();
-        for e in self.map.iter() {
+        for e in &self.map {
             let k = e.key();
             if out.last().is_some_and(|last| last.key == k.key) {
                 continue;

@@ -627,7 +627,7 @@ mod tests {
             &d.products,
             &d.orders,
         ] {
-            for doc in store.iter() {
+            for doc in store {
                 assert!(bson::RawDocumentBuf::from_document(doc).is_ok());
             }
         }

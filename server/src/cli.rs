@@ -94,7 +94,7 @@ pub struct RestoreArgs {
 /// An RFC 3339 time, as ms since the epoch.
 fn parse_time(text: &str) -> Result<i64, String> {
     bson::DateTime::parse_rfc3339_str(text)
-        .map(|t| t.timestamp_millis())
+        .map(bson::DateTime::timestamp_millis)
         .map_err(|e| format!("not an RFC 3339 time such as 2026-12-01T10:15:00Z: {e}"))
 }
 

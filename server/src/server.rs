@@ -280,9 +280,10 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     let stopped_early = early.is_some();
     let served = match early {
         Some(r) => r,
-        None => match tokio::time::timeout(grace, &mut grpc_task).await {
-            Ok(r) => r,
-            Err(_) => {
+        None => {
+            if let Ok(r) = tokio::time::timeout(grace, &mut grpc_task).await {
+                r
+            } else {
                 warn!(
                     grace_seconds = cfg.shutdown.grace_seconds,
                     "requests still running after the grace period: closing their connections"
@@ -290,7 +291,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
                 grpc_task.abort();
                 Ok(Ok(()))
             }
-        },
+        }
     };
     let serve_result = match served {
         Ok(Ok(())) => Ok(()),

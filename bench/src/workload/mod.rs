@@ -39,6 +39,7 @@ impl Letter {
 
     /// The workload's mix and default distribution.
     pub fn spec(self) -> Mix {
+        use Distribution::{Latest, Zipfian};
         let m = |read, update, insert, scan, rmw, distribution| Mix {
             read,
             update,
@@ -47,7 +48,6 @@ impl Letter {
             rmw,
             distribution,
         };
-        use Distribution::{Latest, Zipfian};
         match self {
             Letter::A => m(0.5, 0.5, 0.0, 0.0, 0.0, Zipfian),
             Letter::B => m(0.95, 0.05, 0.0, 0.0, 0.0, Zipfian),

@@ -42,9 +42,9 @@ where
         }
         let r = op().await;
         match &r {
-            Ok(_) => breaker.on_success(),
             Err(e) if e.is_failure_of_server() => breaker.on_failure(),
-            Err(_) => breaker.on_success(),
+            // A success, or the caller's own mistake: the server answered.
+            _ => breaker.on_success(),
         }
         let e = match r {
             Ok(v) => break Ok(v),

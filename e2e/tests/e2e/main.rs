@@ -1,5 +1,10 @@
 //! End-to-end tests on the real single-node cluster of `e2e/cluster` (run by `e2e/cluster/ci.sh`): one binary, a module per behaviour.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test stops at the first broken step, saying which"
+)]
+
 mod image_layout;
 mod operator;
 mod smoke;

@@ -12,6 +12,8 @@
 //! Pages are written once and never modified (copy-on-write), so readers binary-search the raw
 //! bytes straight out of the cache without decoding.
 
+#![warn(clippy::indexing_slicing)]
+
 use bytes::Bytes;
 
 /// Bytes in a page.
@@ -30,6 +32,10 @@ pub(crate) const MAX_ENTRY: usize = (PAGE_SIZE - HEADER) / 2 - SLOT - 8;
 #[derive(Clone)]
 pub(crate) struct Page(Bytes);
 
+#[expect(
+    clippy::indexing_slicing,
+    reason = "parse checked the size, every slot and every entry against the page; accessors stay inside"
+)]
 impl Page {
     /// Checks the checksum and structure of raw page bytes.
     pub fn parse(bytes: Bytes) -> Result<Page, String> {
@@ -182,6 +188,10 @@ pub(crate) fn branch_entry_size(key: &[u8]) -> usize {
 pub(crate) const CAPACITY: usize = PAGE_SIZE - HEADER;
 
 /// Serialises a leaf; the entries must fit (see [`CAPACITY`]).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a PAGE_SIZE buffer and entries that fit it: CAPACITY and split_even guarantee them"
+)]
 pub(crate) fn build_leaf(entries: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut page = vec![0u8; PAGE_SIZE];
     page[4] = KIND_LEAF;
@@ -200,6 +210,10 @@ pub(crate) fn build_leaf(entries: &[(&[u8], &[u8])]) -> Vec<u8> {
 }
 
 /// Serialises a branch: the leftmost child, then (separator key, child) pairs.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a PAGE_SIZE buffer and entries that fit it: CAPACITY and split_even guarantee them"
+)]
 pub(crate) fn build_branch(first_child: PageId, entries: &[(&[u8], PageId)]) -> Vec<u8> {
     let mut page = vec![0u8; PAGE_SIZE];
     page[4] = KIND_BRANCH;
@@ -217,6 +231,7 @@ pub(crate) fn build_branch(first_child: PageId, entries: &[(&[u8], PageId)]) -> 
     page
 }
 
+#[expect(clippy::indexing_slicing, reason = "called on PAGE_SIZE buffers only")]
 fn seal(page: &mut [u8]) {
     let crc = crc32fast::hash(&page[4..]);
     page[0..4].copy_from_slice(&crc.to_le_bytes());

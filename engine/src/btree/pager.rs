@@ -5,6 +5,8 @@
 //! generation intact. Pages released by a commit are reused only once no reader holds a tree
 //! version older than that commit.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::{
     collections::{BTreeMap, HashSet},
     fs::{File, OpenOptions},
@@ -47,6 +49,10 @@ pub(crate) struct Meta {
 
 impl Meta {
     /// The meta page's bytes.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "fixed offsets below META_LEN in a PAGE_SIZE buffer"
+    )]
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = vec![0u8; PAGE_SIZE];
         b[..8].copy_from_slice(MAGIC);
@@ -61,6 +67,10 @@ impl Meta {
         b
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the length is checked against META_LEN before any fixed offset below it is read"
+    )]
     fn decode(b: &[u8], path: &Path) -> Result<Option<Meta>> {
         if b.len() < META_LEN || &b[..8] != MAGIC {
             return Ok(None);
@@ -120,6 +130,10 @@ pub(crate) struct Pager {
 
 impl Pager {
     /// Opens or creates the data file; returns the pager and the newest valid meta.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "a prefix of the bytes read_up_to says it read"
+    )]
     pub fn open(path: &Path, cache_bytes: u64) -> Result<(Arc<Pager>, Meta)> {
         let file = OpenOptions::new()
             .read(true)
@@ -226,12 +240,11 @@ impl Pager {
     /// Takes a page number for a new page.
     pub fn allocate(&self) -> PageId {
         let mut a = self.alloc.lock();
-        match a.free.pop() {
-            Some(id) => id,
-            None => {
-                a.page_count += 1;
-                a.page_count - 1
-            }
+        if let Some(id) = a.free.pop() {
+            id
+        } else {
+            a.page_count += 1;
+            a.page_count - 1
         }
     }
 
@@ -319,6 +332,10 @@ impl Pager {
     }
 
     /// Moves released pages to the free list once no reader can still see them.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the index is checked against the length in the loop condition"
+    )]
     fn reclaim(&self) {
         let oldest = self.oldest_pinned();
         let mut a = self.alloc.lock();
@@ -358,6 +375,10 @@ pub struct PagerStats {
     pub page_count: u64,
 }
 
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the loop runs while done < buf.len()"
+)]
 fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {

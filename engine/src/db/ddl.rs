@@ -137,7 +137,10 @@ impl Db {
         let mut info = IndexInfo {
             id: 0,
             name: name.into(),
-            fields: fields.iter().map(|f| f.to_string()).collect(),
+            fields: fields
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             unique,
             ready: false,
         };

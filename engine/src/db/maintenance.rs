@@ -173,7 +173,7 @@ impl Inner {
                 let cur = self.read.load_full();
                 let batch = cur.tree.range(
                     Bound::Included(&d.prefix),
-                    hi.as_ref().map(|k| k.as_slice()),
+                    hi.as_ref().map(std::vec::Vec::as_slice),
                     false,
                     PURGE_CHUNK,
                 )?;

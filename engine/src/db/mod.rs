@@ -177,7 +177,7 @@ impl Db {
             commits: Mutex::new(write::CommitQueue::default()),
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
-            log_retention: AtomicU64::new(u64::MAX),
+            log_retention: AtomicU64::new(if opts.retain_log { 0 } else { u64::MAX }),
             tree: Mutex::new(state),
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
@@ -219,7 +219,7 @@ impl Db {
         if let Some(every) = self.inner.opts.gc_interval {
             let inner = Arc::clone(&self.inner);
             threads.push(spawn("shinydb-gc", move || {
-                inner.periodic(every, Inner::gc_tick)
+                inner.periodic(every, Inner::gc_tick);
             })?);
         }
         if let SyncMode::Interval(every) = self.inner.opts.sync {
@@ -229,7 +229,7 @@ impl Db {
                     if let Err(e) = i.wal.sync_all_written() {
                         i.fail(&e);
                     }
-                })
+                });
             })?);
         }
         Ok(())

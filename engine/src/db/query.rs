@@ -173,7 +173,7 @@ impl<'a> EngineStore<'a> {
         let mut last: Option<Option<RawBson>> = None;
         for doc in iter.take(DISTINCT_SAMPLE) {
             let Ok(doc) = doc else { break };
-            let v = crate::value::lookup(&doc, &path).map(|v| v.to_raw_bson());
+            let v = crate::value::lookup(&doc, &path).map(bson::RawBsonRef::to_raw_bson);
             let same = last.as_ref().is_some_and(|prev| {
                 crate::value::compare_opt(
                     prev.as_ref().map(RawBson::as_raw_bson_ref),

@@ -76,16 +76,15 @@ impl<'a> Txn<'a> {
                 mut doc,
             } => {
                 let s = self.store(&space, &store)?;
-                let id = match doc.get("_id") {
-                    Some(id) => id.clone(),
-                    None => {
-                        let id = Bson::ObjectId(ObjectId::new());
-                        let mut with_id = Document::new();
-                        with_id.insert("_id", id.clone());
-                        with_id.extend(doc);
-                        doc = with_id;
-                        id
-                    }
+                let id = if let Some(id) = doc.get("_id") {
+                    id.clone()
+                } else {
+                    let id = Bson::ObjectId(ObjectId::new());
+                    let mut with_id = Document::new();
+                    with_id.insert("_id", id.clone());
+                    with_id.extend(doc);
+                    doc = with_id;
+                    id
                 };
                 let key = keys::doc_key(s.id, &encode_id(&id)?);
                 if self.read(&key)?.is_some() {
@@ -215,8 +214,8 @@ impl<'a> Txn<'a> {
                 "_id {id} encodes to more than {MAX_KEY_BYTES} bytes"
             )));
         }
-        let old_raw = old.map(|o| o.try_into_raw()).transpose()?;
-        let new_raw = new_bytes.map(|b| b.try_into_raw()).transpose()?;
+        let old_raw = old.map(IntoRaw::try_into_raw).transpose()?;
+        let new_raw = new_bytes.map(IntoRaw::try_into_raw).transpose()?;
         for idx in &s.indexes {
             let old_entry = old_raw
                 .as_ref()

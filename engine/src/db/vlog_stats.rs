@@ -6,6 +6,8 @@
 //! little-endian (the format since the first release; the key is big-endian so that segments
 //! sort in order).
 
+#![warn(clippy::indexing_slicing)]
+
 use std::{collections::BTreeMap, ops::Bound, path::Path};
 
 use crate::{

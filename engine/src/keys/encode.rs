@@ -33,7 +33,7 @@ pub fn encode(value: RawBsonRef<'_>, out: &mut Vec<u8>) {
         RawBsonRef::Double(d) => encode_f64(d, out),
         RawBsonRef::Decimal128(d) => {
             let approx = d.to_string().parse::<f64>().unwrap_or(f64::NAN);
-            encode_f64(approx, out)
+            encode_f64(approx, out);
         }
         RawBsonRef::String(s) | RawBsonRef::Symbol(s) => {
             out.push(tag::STRING);
@@ -45,7 +45,7 @@ pub fn encode(value: RawBsonRef<'_>, out: &mut Vec<u8>) {
         }
         RawBsonRef::Array(a) => {
             out.push(tag::ARRAY);
-            for v in a.into_iter() {
+            for v in a {
                 out.push(1);
                 match v {
                     Ok(v) => encode(v, out),
@@ -95,7 +95,7 @@ pub fn encode(value: RawBsonRef<'_>, out: &mut Vec<u8>) {
 }
 
 fn encode_document(d: &RawDocument, out: &mut Vec<u8>) {
-    for item in d.into_iter() {
+    for item in d {
         out.push(1);
         match item {
             Ok((k, v)) => {

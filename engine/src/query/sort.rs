@@ -72,8 +72,10 @@ impl<'d> Ranked<'d> {
         let (keys, id) = {
             let (k, id) = key_refs(&doc, order.paths);
             (
-                k.into_iter().map(|v| v.map(|x| x.to_raw_bson())).collect(),
-                id.map(|x| x.to_raw_bson()),
+                k.into_iter()
+                    .map(|v| v.map(bson::RawBsonRef::to_raw_bson))
+                    .collect(),
+                id.map(bson::RawBsonRef::to_raw_bson),
             )
         };
         Ranked {

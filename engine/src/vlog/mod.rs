@@ -5,6 +5,8 @@
 //! `crc32 u32 | flags u8 (1 = zstd) | key_len u32 | data_len u32 | key | data`; the key lets
 //! garbage collection ask the tree whether the record is still the live version.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::{
     collections::HashMap,
     fs::{self, File, OpenOptions},
@@ -47,6 +49,10 @@ impl Pointer {
     }
 
     /// Reads an encoded pointer.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the length is checked to be ENCODED_LEN first"
+    )]
     pub fn decode(b: &[u8]) -> Option<Pointer> {
         if b.len() != Self::ENCODED_LEN {
             return None;
@@ -140,6 +146,10 @@ impl ValueLog {
     }
 
     /// Appends `data` for `key`, zstd-compressed when `compress`; returns where it went.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "offsets inside the record just built, which holds at least its header"
+    )]
     pub fn append(&self, key: &[u8], data: &[u8], compress: bool) -> Result<Pointer> {
         let (flags, body) = if compress {
             let c = zstd::bulk::compress(data, self.compression_level)
@@ -245,6 +255,10 @@ impl ValueLog {
         }
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the header length, then the record length against the header's sizes, are checked first"
+    )]
     fn parse<'r>(&self, rec: &'r [u8], p: Pointer) -> Result<(u8, &'r [u8], &'r [u8])> {
         let bad = |d: &str| {
             Error::corruption(
@@ -272,6 +286,10 @@ impl ValueLog {
     }
 
     /// Every record of a closed segment, in order, for garbage collection.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "each record header and body is checked to lie inside the file before it is read"
+    )]
     pub fn records(&self, segment: u32) -> Result<Vec<Record>> {
         let path = segment_path(&self.dir, segment);
         let buf =
@@ -321,6 +339,10 @@ impl ValueLog {
     }
 }
 
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the length is checked against HEADER_LEN first"
+)]
 fn check_header(buf: &[u8], segment: u32, path: &Path) -> Result<()> {
     if buf.len() < HEADER_LEN as usize || &buf[..8] != MAGIC {
         return Err(Error::corruption(

@@ -14,6 +14,8 @@
 //! committed at or before a target time. Version 1 segments (written before commit times) stay
 //! readable; their records have commit time 0, "unknown".
 
+#![warn(clippy::indexing_slicing)]
+
 use crate::kv::{KvOp, Seq};
 
 /// First bytes of every WAL segment.
@@ -97,6 +99,10 @@ pub(crate) enum Header {
 }
 
 /// Decodes a segment header.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the length is checked against HEADER_LEN first"
+)]
 pub(crate) fn decode_header(h: &[u8]) -> Header {
     if h.len() < HEADER_LEN {
         return Header::Bad(format!(
@@ -125,6 +131,10 @@ pub(crate) fn decode_header(h: &[u8]) -> Header {
 
 /// Appends one record (format [`VERSION`]) holding `ops` at `seq`, committed at `commit_ms`, to
 /// `out`.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "offsets inside the bytes this call appended"
+)]
 pub(crate) fn encode_record(seq: Seq, commit_ms: u64, ops: &[KvOp], out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0u8; 8]); // len + crc, filled below
@@ -132,16 +142,13 @@ pub(crate) fn encode_record(seq: Seq, commit_ms: u64, ops: &[KvOp], out: &mut Ve
     out.extend_from_slice(&commit_ms.to_le_bytes());
     out.extend_from_slice(&(ops.len() as u32).to_le_bytes());
     for op in ops {
-        match &op.value {
-            Some(v) => {
-                out.push(PUT);
-                put_bytes(&op.key, out);
-                put_bytes(v, out);
-            }
-            None => {
-                out.push(DELETE);
-                put_bytes(&op.key, out);
-            }
+        if let Some(v) = &op.value {
+            out.push(PUT);
+            put_bytes(&op.key, out);
+            put_bytes(v, out);
+        } else {
+            out.push(DELETE);
+            put_bytes(&op.key, out);
         }
     }
     let payload_len = (out.len() - start - record_header_len(VERSION)) as u32;
@@ -180,6 +187,10 @@ pub(crate) enum Decoded {
 }
 
 /// Reads the record (format `version`) at the start of `buf`.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the header, then the record length, are checked against the buffer first"
+)]
 pub(crate) fn decode_record(buf: &[u8], version: u32) -> Decoded {
     let header_len = record_header_len(version);
     if buf.len() < header_len {
@@ -241,9 +252,9 @@ fn decode_ops(mut p: &[u8]) -> Option<Vec<KvOp>> {
 }
 
 fn take_u32(p: &mut &[u8]) -> Option<u32> {
-    let (head, rest) = p.split_at_checked(4)?;
+    let (head, rest) = p.split_first_chunk::<4>()?;
     *p = rest;
-    Some(u32::from_le_bytes([head[0], head[1], head[2], head[3]]))
+    Some(u32::from_le_bytes(*head))
 }
 
 fn take_bytes(p: &mut &[u8]) -> Option<Vec<u8>> {

@@ -162,7 +162,7 @@ fn acknowledged_writes_survive_sigkill() {
             let d = d.expect("doc");
             on_disk.insert(d.get_i64("_id").expect("id"), d.get_i64("v").expect("v"));
         }
-        for (id, (acked, in_flight)) in known.iter_mut() {
+        for (id, (acked, in_flight)) in &mut known {
             let actual = on_disk.get(id).map_or(State::Absent, |v| State::Value(*v));
             let ok = actual == *acked || in_flight.as_ref() == Some(&actual);
             assert!(

@@ -41,7 +41,9 @@ fn crud_round_trip_and_reopen() {
     let got = db.get("sales", "orders", &id).expect("get").expect("found");
     assert_eq!(got.get_i32("n").expect("n"), 1);
     assert_eq!(
-        got.get("_id").expect("id").and_then(|v| v.as_object_id()),
+        got.get("_id")
+            .expect("id")
+            .and_then(bson::RawBsonRef::as_object_id),
         id.as_object_id()
     );
 

@@ -1,5 +1,10 @@
 //! Integration tests of the storage and query engine: one binary, a module per behaviour.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test stops at the first broken step, saying which"
+)]
+
 mod batch_limits;
 mod common;
 mod crash;

@@ -120,7 +120,7 @@ fn an_unknown_wal_version_is_refused() {
     fs::write(&wal, b).expect("write");
     match Db::open(image.path(), options()) {
         Err(Error::UnsupportedFormat { detail, .. }) => {
-            assert!(detail.contains("version 99"), "{detail}")
+            assert!(detail.contains("version 99"), "{detail}");
         }
         other => panic!("expected UnsupportedFormat, got {:?}", other.err()),
     }

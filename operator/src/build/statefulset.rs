@@ -170,10 +170,10 @@ fn volumes(names: &Names, db: &ShinyDB) -> Vec<Volume> {
     );
     match (db.spec.tls.mode, &db.spec.tls.secret_name) {
         (TlsMode::OperatorManaged, _) => {
-            volumes.push(secret_volume("tls", names.tls_secret(), tls_items))
+            volumes.push(secret_volume("tls", names.tls_secret(), tls_items));
         }
         (TlsMode::Provided, Some(secret)) => {
-            volumes.push(secret_volume("tls", secret.clone(), tls_items))
+            volumes.push(secret_volume("tls", secret.clone(), tls_items));
         }
         (TlsMode::Provided, None) | (TlsMode::Disabled, _) => {}
     }

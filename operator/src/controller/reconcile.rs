@@ -64,7 +64,9 @@ impl Context {
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), u32>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn event(&self, db: &ShinyDB, type_: EventType, reason: &str, note: String) {
@@ -295,7 +297,7 @@ async fn publish_events(
                 events::CREATED,
                 format!("created StatefulSet {}", names.stateful_set()),
             )
-            .await
+            .await;
         }
         Some(old) if old.as_deref() != Some(desired.config_hash.as_str()) => {
             ctx.event(
@@ -304,7 +306,7 @@ async fn publish_events(
                 events::CONFIG_CHANGED,
                 "configuration changed; rolling the pods one at a time".into(),
             )
-            .await
+            .await;
         }
         Some(_) => {}
     }

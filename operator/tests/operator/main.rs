@@ -1,5 +1,10 @@
 //! Integration tests of the operator (pure build/status functions from fixtures, CRDs, reconcile against a mock API): one binary, a module per behaviour.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test stops at the first broken step, saying which"
+)]
+
 mod build;
 mod crds;
 mod reconcile_mock;

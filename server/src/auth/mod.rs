@@ -142,11 +142,10 @@ impl Auth {
             auth.cache_user(u);
         }
         for k in keys {
-            match decode_key_id(&k.id).zip(decode_hash(&k.secret_hash)) {
-                Some((id, hash)) => {
-                    auth.keys.write().insert(id, KeyEntry { record: k, hash });
-                }
-                None => warn!(id = %k.id, "ignoring a malformed stored API key"),
+            if let Some((id, hash)) = decode_key_id(&k.id).zip(decode_hash(&k.secret_hash)) {
+                auth.keys.write().insert(id, KeyEntry { record: k, hash });
+            } else {
+                warn!(id = %k.id, "ignoring a malformed stored API key");
             }
         }
         if auth.users.read().is_empty() {
@@ -337,12 +336,11 @@ impl Auth {
             .read()
             .get(user)
             .map(|u| u.record.password_hash.clone());
-        let ok = match &hash {
-            Some(h) => password::verify(password, h),
-            None => {
-                password::verify_dummy(password);
-                false
-            }
+        let ok = if let Some(h) = &hash {
+            password::verify(password, h)
+        } else {
+            password::verify_dummy(password);
+            false
         };
         if !ok {
             return Err(Status::unauthenticated("invalid user name or password"));

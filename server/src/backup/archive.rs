@@ -424,9 +424,9 @@ impl Run {
         let bytes = stored.len() as u64;
         let key = loc.key(&["wal", &self.lineage, &slice.name]);
         match loc.put_new(&key, Bytes::from(stored)).await {
-            Ok(()) => {}
-            // Written by an earlier attempt whose answer was lost: slices are never rewritten.
-            Err(BackupError::AlreadyExists { .. }) => {}
+            // Already there: written by an earlier attempt whose answer was lost (slices are
+            // never rewritten).
+            Ok(()) | Err(BackupError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
         self.archived = Some(end);

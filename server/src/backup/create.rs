@@ -314,6 +314,6 @@ fn utc_stamp(ms: i64) -> String {
         .try_to_rfc3339_string()
         .unwrap_or_default()
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .collect()
 }

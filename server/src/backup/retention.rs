@@ -57,33 +57,30 @@ pub async fn apply(
     let mut kept_from: BTreeMap<String, u64> = BTreeMap::new();
     // Newest first.
     for listing in Listing::all(loc).await? {
-        match (listing.state, &listing.manifest) {
-            (ListingState::Complete, Some(m)) => {
-                complete_seen += 1;
-                let expired = cfg.recovery_window_seconds > 0
-                    && now_ms.saturating_sub(m.ended_at_ms) > window_ms;
-                let keep = !expired || complete_seen <= cfg.min_backups || !window_base_kept;
-                window_base_kept |= expired && keep;
-                if keep {
-                    let from = kept_from.entry(m.lineage.clone()).or_insert(m.seq);
-                    *from = (*from).min(m.seq);
-                } else {
-                    delete(loc, &listing.id).await?;
-                    pruned.complete.push(listing.id);
-                }
+        if let (ListingState::Complete, Some(m)) = (listing.state, &listing.manifest) {
+            complete_seen += 1;
+            let expired =
+                cfg.recovery_window_seconds > 0 && now_ms.saturating_sub(m.ended_at_ms) > window_ms;
+            let keep = !expired || complete_seen <= cfg.min_backups || !window_base_kept;
+            window_base_kept |= expired && keep;
+            if keep {
+                let from = kept_from.entry(m.lineage.clone()).or_insert(m.seq);
+                *from = (*from).min(m.seq);
+            } else {
+                delete(loc, &listing.id).await?;
+                pruned.complete.push(listing.id);
             }
-            _ => {
-                let newest = loc
-                    .objects(&["base", &listing.id])
-                    .await?
-                    .iter()
-                    .map(|(_, at)| *at)
-                    .max()
-                    .unwrap_or(0);
-                if now_ms.saturating_sub(newest) > sweep_ms {
-                    delete(loc, &listing.id).await?;
-                    pruned.incomplete.push(listing.id);
-                }
+        } else {
+            let newest = loc
+                .objects(&["base", &listing.id])
+                .await?
+                .iter()
+                .map(|(_, at)| *at)
+                .max()
+                .unwrap_or(0);
+            if now_ms.saturating_sub(newest) > sweep_ms {
+                delete(loc, &listing.id).await?;
+                pruned.incomplete.push(listing.id);
             }
         }
     }

@@ -37,7 +37,7 @@ async fn key_for(
             expires_in_seconds: seconds,
         })
         .await
-        .map(|r| r.into_inner())
+        .map(tonic::Response::into_inner)
 }
 
 async fn who(server: &Server, key: &str) -> Result<String, tonic::Status> {

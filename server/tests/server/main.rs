@@ -1,5 +1,10 @@
 //! Integration tests that drive the real `shinydb-server` binary over TLS: one binary, a module per behaviour.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test stops at the first broken step, saying which"
+)]
+
 mod api_key_lifetime;
 mod backup_credentials;
 mod backup_lifecycle;

@@ -31,8 +31,8 @@ fn to_document(v: Value) -> Result<Document, String> {
 /// Creates the space and the store unless they exist.
 async fn ensure_store(c: &Client, space: &str, store: &str) -> CliResult<()> {
     let exists = |r: Result<(), Error>| match r {
-        Ok(()) => Ok(()),
-        Err(Error::Server {
+        Ok(())
+        | Err(Error::Server {
             code: Code::AlreadyExists,
             ..
         }) => Ok(()),

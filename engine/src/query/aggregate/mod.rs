@@ -155,15 +155,14 @@ impl<'q> Grouper<'q> {
         let slots = aggregates
             .iter()
             .map(|a| {
-                a.function
-                    .path()
-                    .map(|p| match paths.iter().position(|q| q == p) {
-                        Some(i) => i,
-                        None => {
-                            paths.push(p.clone());
-                            paths.len() - 1
-                        }
-                    })
+                a.function.path().map(|p| {
+                    if let Some(i) = paths.iter().position(|q| q == p) {
+                        i
+                    } else {
+                        paths.push(p.clone());
+                        paths.len() - 1
+                    }
+                })
             })
             .collect();
         Grouper {
@@ -186,25 +185,24 @@ impl<'q> Grouper<'q> {
         self.probe.0.extend(
             self.group_by
                 .iter()
-                .map(|p| lookup(doc, p).map_or(RawBson::Null, |v| v.to_raw_bson())),
+                .map(|p| lookup(doc, p).map_or(RawBson::Null, bson::RawBsonRef::to_raw_bson)),
         );
         let aggregates = self.aggregates;
-        let index = match self.index.get(&self.probe) {
-            Some(&i) => i,
-            None => {
-                let i = self.groups.len();
-                if i >= self.max_groups {
-                    return Err(QueryError::TooManyGroups {
-                        max: self.max_groups,
-                    });
-                }
-                self.index.insert(self.probe.clone(), i);
-                self.groups.push(Group {
-                    key: self.probe.0.clone(),
-                    accs: new_accs(aggregates),
+        let index = if let Some(&i) = self.index.get(&self.probe) {
+            i
+        } else {
+            let i = self.groups.len();
+            if i >= self.max_groups {
+                return Err(QueryError::TooManyGroups {
+                    max: self.max_groups,
                 });
-                i
             }
+            self.index.insert(self.probe.clone(), i);
+            self.groups.push(Group {
+                key: self.probe.0.clone(),
+                accs: new_accs(aggregates),
+            });
+            i
         };
         let Some(group) = self.groups.get_mut(index) else {
             return Ok(());

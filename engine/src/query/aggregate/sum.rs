@@ -41,12 +41,11 @@ impl ExactSum {
     }
 
     fn add_int(&mut self, i: i64) {
-        match self.int.checked_add(i128::from(i)) {
-            Some(s) => self.int = s,
-            None => {
-                self.has_float = true;
-                self.add_float(i as f64);
-            }
+        if let Some(s) = self.int.checked_add(i128::from(i)) {
+            self.int = s;
+        } else {
+            self.has_float = true;
+            self.add_float(i as f64);
         }
     }
 

@@ -309,7 +309,7 @@ fn run_grouped(
     };
     let docs = rows
         .iter()
-        .map(|r| r.to_document())
+        .map(bson::RawDocumentBuf::to_document)
         .collect::<Result<Vec<_>, _>>()?;
     if query.group_by.is_empty() {
         Ok(QueryResult::Aggregate(docs.into_iter().next()))

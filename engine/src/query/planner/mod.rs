@@ -202,7 +202,7 @@ fn plan_and<E: std::borrow::Borrow<Expr>>(
     items: &[E],
     indexes: &[IndexSummary],
 ) -> Option<(Access, u64)> {
-    let cons = constraints(items.iter().map(|e| e.borrow()));
+    let cons = constraints(items.iter().map(std::borrow::Borrow::borrow));
     let mut best: Option<(Access, u64, usize)> = None;
     let mut consider = |access: Access, est: u64, fields: usize| {
         let better = match &best {

@@ -58,7 +58,7 @@ impl MemStore {
             .map(|(i, d)| {
                 let key = paths
                     .iter()
-                    .map(|p| lookup(d, p).map_or(RawBson::Null, |v| v.to_raw_bson()))
+                    .map(|p| lookup(d, p).map_or(RawBson::Null, bson::RawBsonRef::to_raw_bson))
                     .collect();
                 (key, id_of(d), i)
             })
@@ -225,19 +225,18 @@ impl StoreWriter for MemWriter {
         for op in ops {
             match op {
                 WriteOp::Insert(mut d) => {
-                    let id = match d.get("_id") {
-                        Some(id) => id.clone(),
-                        None => {
-                            let mut b = [0u8; 12];
-                            b[4..].copy_from_slice(&self.next_id.to_be_bytes());
-                            self.next_id += 1;
-                            let id = Bson::ObjectId(ObjectId::from_bytes(b));
-                            let mut with_id = Document::new();
-                            with_id.insert("_id", id.clone());
-                            with_id.extend(d);
-                            d = with_id;
-                            id
-                        }
+                    let id = if let Some(id) = d.get("_id") {
+                        id.clone()
+                    } else {
+                        let mut b = [0u8; 12];
+                        b[4..].copy_from_slice(&self.next_id.to_be_bytes());
+                        self.next_id += 1;
+                        let id = Bson::ObjectId(ObjectId::from_bytes(b));
+                        let mut with_id = Document::new();
+                        with_id.insert("_id", id.clone());
+                        with_id.extend(d);
+                        d = with_id;
+                        id
                     };
                     if Self::position(&docs, &id).is_some() {
                         return Err(QueryError::Write(format!("duplicate _id {id}")));
