@@ -17,7 +17,7 @@ use std::{
     sync::Arc,
 };
 
-use super::Db;
+use super::{Db, Snapshot};
 use crate::{
     btree::{PAGE_SIZE, TreeVersion},
     error::{Error, Result},
@@ -31,6 +31,18 @@ pub struct BackupSource {
     _tree: Arc<TreeVersion>,
     seq: Seq,
     files: Vec<BackupFile>,
+    counts: Vec<StoreCount>,
+}
+
+/// How many documents one store holds in a [`BackupSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreCount {
+    /// The space.
+    pub space: String,
+    /// The store.
+    pub store: String,
+    /// Its documents at the source's sequence number.
+    pub documents: u64,
 }
 
 /// One file of a backup.
@@ -84,6 +96,11 @@ impl BackupSource {
     /// The files, in the order they are best restored (data file first).
     pub fn files(&self) -> &[BackupFile] {
         &self.files
+    }
+
+    /// Every store's document count at [`BackupSource::seq`], by space and store.
+    pub fn store_counts(&self) -> &[StoreCount] {
+        &self.counts
     }
 
     /// The sum of the files' lengths.
@@ -149,9 +166,11 @@ impl Db {
         let inner = &self.inner;
         // Under the tree lock nothing flushes or collects: pin the tree, note the value-log
         // extent, and read the log the tree does not cover yet.
-        let (tree, segments, records, seq) = {
+        let (tree, segments, records, seq, snapshot) = {
             let ts = inner.tree.lock();
             let seq = self.last_seq();
+            // Loaded after `seq`: it holds every batch up to it, and reads at `seq` see no later.
+            let snapshot = Snapshot::new(Arc::clone(inner), inner.read.load_full(), seq);
             let tree = Arc::clone(&inner.read.load().tree);
             let (active, active_size) = inner.vlog.active_position();
             let segments: Vec<(u32, Option<u64>)> = ts
@@ -165,8 +184,19 @@ impl Db {
                     .into_iter()
                     .take_while(|r| r.seq <= seq)
                     .collect();
-            (tree, segments, records, seq)
+            (tree, segments, records, seq, snapshot)
         };
+        let mut counts = Vec::new();
+        for space in snapshot.spaces() {
+            for store in snapshot.stores(&space.name)? {
+                counts.push(StoreCount {
+                    documents: snapshot.count(&space.name, &store.name)?,
+                    space: space.name.clone(),
+                    store: store.name,
+                });
+            }
+        }
+        drop(snapshot);
         let meta = tree.meta();
         let open = |path: &Path| {
             File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))
@@ -210,6 +240,7 @@ impl Db {
             _tree: tree,
             seq,
             files,
+            counts,
         })
     }
 

@@ -40,7 +40,7 @@ use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use tracing::{error, info};
 
-pub use backup::{BackupFile, BackupInfo, BackupSource};
+pub use backup::{BackupFile, BackupInfo, BackupSource, StoreCount};
 pub use catalog::{IndexInfo, SpaceInfo, StoreInfo};
 pub use query::QueryFailure;
 pub use replication::LogRecord;

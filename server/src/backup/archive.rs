@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{BackupError, Location};
+use super::{BackupError, Location, crypt};
 use crate::{auth::now_ms, config::BackupConfig, metrics::Metrics};
 
 /// The file in the data directory that holds its lineage id.
@@ -128,11 +128,14 @@ impl Slice {
         let stored = loc.get(&key).await?;
         let (first, last) = (self.first, self.last);
         let key_text = key.to_string();
+        let sealed_as = format!("wal/{lineage}/{}", self.name);
+        let sealer = loc.sealer().cloned();
         tokio::task::spawn_blocking(move || {
             let corrupt = |reason: String| BackupError::CorruptArchive {
                 key: key_text.clone(),
                 reason,
             };
+            let stored = crypt::open(sealer.as_deref(), &sealed_as, &stored)?;
             let raw = zstd::stream::decode_all(&stored[..])
                 .map_err(|e| corrupt(format!("it does not decompress: {e}")))?;
             let records = LogRecord::all_from_bytes(&raw).map_err(|e| corrupt(e.to_string()))?;
@@ -413,12 +416,19 @@ impl Run {
         let slice = Slice::new(after + 1, end);
         let level = self.cfg.compression_level;
         let dir = self.db.dir().to_path_buf();
+        let sealed_as = format!("wal/{}/{}", self.lineage, slice.name);
+        let sealer = loc.sealer().cloned();
         let stored = blocking(move || {
-            zstd::bulk::compress(&raw, level).map_err(|source| BackupError::File {
-                what: "compressing the log of",
-                path: dir,
-                source,
-            })
+            let compressed =
+                zstd::bulk::compress(&raw, level).map_err(|source| BackupError::File {
+                    what: "compressing the log of",
+                    path: dir,
+                    source,
+                })?;
+            match sealer {
+                Some(s) => s.seal(&sealed_as, &compressed),
+                None => Ok(compressed),
+            }
         })
         .await?;
         let bytes = stored.len() as u64;

@@ -12,7 +12,8 @@ use tracing::{info, warn};
 use super::{
     BackupError, Listing, Location, Verified,
     archive::{ArchiveStatus, Archiver},
-    manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest},
+    crypt::Sealer,
+    manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest, StoreEntry},
     restore::verify,
     retention,
 };
@@ -199,8 +200,11 @@ pub async fn create(
             async move {
                 let name = source.files()[job.file].name().to_string();
                 let object = format!("{name}.{}.zst", job.index);
+                let sealed_as = format!("base/{id_ref}/{object}");
+                let sealer = loc.sealer().cloned();
                 let (raw_sha, stored, stored_sha) = tokio::task::spawn_blocking(move || {
-                    read_chunk(&source, job.file, job.offset, job.len, level)
+                    let seal = sealer.as_deref().map(|s| (s, sealed_as.as_str()));
+                    read_chunk(&source, job.file, job.offset, job.len, level, seal)
                 })
                 .await
                 .map_err(|e| BackupError::Store {
@@ -248,6 +252,16 @@ pub async fn create(
         ended_at_ms: now_ms(),
         pinned_at_ms,
         lineage,
+        encryption_key_id: loc.sealer().map(|s| s.id()),
+        stores: source
+            .store_counts()
+            .iter()
+            .map(|c| StoreEntry {
+                space: c.space.clone(),
+                store: c.store.clone(),
+                documents: c.documents,
+            })
+            .collect(),
         compression_level: level,
         files,
     };
@@ -269,13 +283,15 @@ pub async fn create(
     Ok(manifest)
 }
 
-/// Reads, hashes and compresses one chunk: (raw SHA-256, stored bytes, stored SHA-256).
+/// Reads, hashes, compresses and (with a key) seals one chunk as the object `seal.1`:
+/// (raw SHA-256, stored bytes, stored SHA-256).
 fn read_chunk(
     source: &BackupSource,
     file: usize,
     offset: u64,
     len: u64,
     level: i32,
+    seal: Option<(&Sealer, &str)>,
 ) -> Result<(String, Bytes, String), BackupError> {
     let f = &source.files()[file];
     let mut raw = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
@@ -299,6 +315,10 @@ fn read_chunk(
         path: f.name().into(),
         source,
     })?;
+    let stored = match seal {
+        Some((sealer, name)) => sealer.seal(name, &stored)?,
+        None => stored,
+    };
     let stored_sha = hex_sha256(&stored);
     Ok((hex_sha256(&raw), Bytes::from(stored), stored_sha))
 }

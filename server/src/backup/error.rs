@@ -111,6 +111,22 @@ pub enum BackupError {
         /// Its commit time, RFC 3339.
         reached_time: String,
     },
+    /// The encryption key file cannot be used.
+    #[error("backup.encryption_key_file {}: {reason}", path.display())]
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An object cannot be sealed or opened.
+    #[error("object {key} cannot be decrypted: {reason}")]
+    Crypt {
+        /// The object's name.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// A manifest cannot be read.
     #[error("manifest {key}: {reason}")]
     BadManifest {

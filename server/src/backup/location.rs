@@ -9,21 +9,26 @@ use object_store::{
     local::LocalFileSystem, path::Path as Key,
 };
 
-use super::BackupError;
+use super::{BackupError, crypt::Sealer};
 use crate::config::BackupConfig;
 
-/// An opened backup store.
+/// An opened backup store, with the encryption key when one is configured.
 pub struct Location {
     store: Arc<dyn ObjectStore>,
     prefix: Key,
     url: String,
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl Location {
-    /// Opens the store `backup.store` names, with credentials read now (a changed Secret is
-    /// used by the next operation).
+    /// Opens the store `backup.store` names, with credentials and the encryption key read now
+    /// (a changed Secret is used by the next operation).
     pub fn open(cfg: &BackupConfig) -> Result<Location, BackupError> {
         let url = cfg.store.clone().ok_or(BackupError::NotConfigured)?;
+        let sealer = match &cfg.encryption_key_file {
+            Some(path) => Some(Arc::new(Sealer::from_file(path)?)),
+            None => None,
+        };
         let bad = |reason: String| BackupError::BadStore {
             store: url.clone(),
             reason,
@@ -48,6 +53,7 @@ impl Location {
                 store: Arc::new(store),
                 prefix: Key::default(),
                 url,
+                sealer,
             });
         }
         let Some(rest) = url.strip_prefix("s3://") else {
@@ -87,7 +93,13 @@ impl Location {
             store: Arc::new(store),
             prefix: Key::from(prefix.trim_matches('/')),
             url,
+            sealer,
         })
+    }
+
+    /// The encryption key, when `backup.encryption_key_file` is set.
+    pub(crate) fn sealer(&self) -> Option<&Arc<Sealer>> {
+        self.sealer.as_ref()
     }
 
     /// The store's URL, for messages.

@@ -30,10 +30,28 @@ pub struct Manifest {
     /// under `wal/<lineage>/` continues it. Empty in manifests written before archiving.
     #[serde(default)]
     pub lineage: String,
+    /// The id of the key its chunks are encrypted with (`None`: not encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_id: Option<String>,
     /// zstd level of the chunks.
     pub compression_level: i32,
     /// The data directory's files, data file first.
     pub files: Vec<FileEntry>,
+    /// Every store's document count in the backup: a restore checks the copy against them.
+    /// Empty in manifests written before they were recorded.
+    #[serde(default)]
+    pub stores: Vec<StoreEntry>,
+}
+
+/// How many documents one store holds in a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreEntry {
+    /// The space.
+    pub space: String,
+    /// The store.
+    pub store: String,
+    /// Its documents.
+    pub documents: u64,
 }
 
 /// One file of the data directory.

@@ -19,6 +19,7 @@
 
 mod archive;
 mod create;
+mod crypt;
 mod error;
 mod location;
 mod manifest;

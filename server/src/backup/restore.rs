@@ -19,7 +19,8 @@ use super::{
     BackupError, Listing, ListingState, Location, Manifest,
     archive::{self, Slice},
     create::hex_sha256,
-    manifest::ChunkEntry,
+    crypt,
+    manifest::{ChunkEntry, StoreEntry},
 };
 
 /// What to restore.
@@ -116,11 +117,14 @@ async fn rebuild(
     parallel: usize,
 ) -> Result<(Reached, String), BackupError> {
     download(loc, manifest, staging, parallel).await?;
+    check_base(staging, manifest).await?;
     let reached = match target {
         RestoreTarget::Id(_) => Reached::base(manifest),
         _ => replay_archive(loc, manifest, target, staging, parallel).await?,
     };
-    check_opens(staging, &manifest.id, reached.seq).await?;
+    if reached.replayed > 0 {
+        check_opens(staging, &manifest.id, reached.seq).await?;
+    }
     let lineage = archive::new_lineage(staging)?;
     Ok((reached, lineage))
 }
@@ -376,6 +380,8 @@ pub(crate) async fn fetch_checked(
     let key = loc.key(&["base", id, &c.object]);
     let stored = loc.get(&key).await?;
     let c = c.clone();
+    let sealed_as = format!("base/{id}/{}", c.object);
+    let sealer = loc.sealer().cloned();
     tokio::task::spawn_blocking(move || {
         let corrupt = |expected: &str, found: String| BackupError::Corrupt {
             key: key.to_string(),
@@ -386,6 +392,7 @@ pub(crate) async fn fetch_checked(
         if found != c.stored_sha256 {
             return Err(corrupt(&c.stored_sha256, found));
         }
+        let stored = crypt::open(sealer.as_deref(), &sealed_as, &stored)?;
         let raw = zstd::bulk::decompress(&stored, usize::try_from(c.len).unwrap_or(usize::MAX))
             .map_err(|e| corrupt(&c.sha256, format!("bytes that do not decompress ({e})")))?;
         let found = hex_sha256(&raw);
@@ -445,6 +452,71 @@ pub async fn verify(
         raw_bytes: manifest.raw_bytes(),
         opened: deep.is_some(),
     })
+}
+
+/// Opens the downloaded backup once: it must recover to exactly the manifest's sequence
+/// number, with the document count the manifest records for every store.
+async fn check_base(dir: &Path, manifest: &Manifest) -> Result<(), BackupError> {
+    let dir = dir.to_path_buf();
+    let m = manifest.clone();
+    tokio::task::spawn_blocking(move || {
+        let db = Db::open(&dir, Options::default())?;
+        let found = base_differs(&db, &m);
+        db.close()?;
+        match found? {
+            None => Ok(()),
+            Some(reason) => Err(BackupError::Mismatch { id: m.id, reason }),
+        }
+    })
+    .await
+    .map_err(|e| BackupError::Mismatch {
+        id: manifest.id.clone(),
+        reason: format!("opening it failed: {e}"),
+    })?
+}
+
+/// How the opened copy differs from its manifest, if it does.
+fn base_differs(db: &Db, m: &Manifest) -> Result<Option<String>, BackupError> {
+    let snap = db.snapshot();
+    if snap.seq() != m.seq {
+        return Ok(Some(format!(
+            "it opens at sequence number {}, the backup holds {}",
+            snap.seq(),
+            m.seq
+        )));
+    }
+    if m.stores.is_empty() {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    for space in snap.spaces() {
+        for store in snap.stores(&space.name)? {
+            let documents = snap.count(&space.name, &store.name)?;
+            found.push(StoreEntry {
+                space: space.name.clone(),
+                store: store.name,
+                documents,
+            });
+        }
+    }
+    let key = |e: &StoreEntry| (e.space.clone(), e.store.clone());
+    let mut want = m.stores.clone();
+    want.sort_by_key(key);
+    found.sort_by_key(key);
+    if want == found {
+        return Ok(None);
+    }
+    let show = |v: &[StoreEntry]| {
+        v.iter()
+            .map(|e| format!("{}.{}: {}", e.space, e.store, e.documents))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(Some(format!(
+        "its stores hold {} documents, the manifest says {}",
+        show(&found),
+        show(&want)
+    )))
 }
 
 /// Opens the restored copy once: it must recover to exactly sequence number `want`.

@@ -206,3 +206,43 @@ async fn a_missing_bucket_is_a_clear_error_and_the_server_keeps_serving() {
     let ids = c.insert("app", "items", vec![sample(1)]).await;
     assert_eq!(ids.len(), 1, "the server still serves writes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_disagrees_with_its_manifests_counts_is_refused() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let yaml = format!("backup:\n  store: file://{}\n", bucket.path().display());
+    let server = Server::start(ServerOptions::default().config(&yaml));
+    let mut c = server.admin().await;
+    let backup = fill_and_back_up(&mut c).await;
+    let path = bucket
+        .path()
+        .join("base")
+        .join(&backup.id)
+        .join("MANIFEST.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("json");
+    let stores = manifest["stores"].as_array_mut().expect("per-store counts");
+    let items = stores
+        .iter_mut()
+        .find(|s| s["store"] == "items")
+        .expect("app.items is counted");
+    assert_eq!(items["documents"], 100);
+    items["documents"] = 101.into();
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+
+    let target = tempfile::tempdir().expect("tempdir");
+    let data = target.path().join("data");
+    let out = restore(
+        &config_file(bucket.path(), &yaml),
+        &data,
+        &["--backup", &backup.id],
+        &[],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("app.items: 100") && err.contains("app.items: 101"),
+        "{err}"
+    );
+    assert!(!data.exists(), "a refused restore wrote {}", data.display());
+}

@@ -7,6 +7,7 @@
 
 mod api_key_lifetime;
 mod backup_credentials;
+mod backup_encryption;
 mod backup_lifecycle;
 mod backup_pitr;
 mod backup_restore;
