@@ -193,11 +193,20 @@ pub async fn create(
         .collect();
     let level = cfg.compression_level;
     let parallel = usize::try_from(cfg.parallelism).unwrap_or(1).max(1);
+    // Uploads overlap `parallel` at a time; reading, hashing and compressing a chunk is CPU
+    // work, kept to half the cores so foreground writes keep theirs.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cpu = Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1)));
     let id_ref = id.as_str();
     let chunks: Vec<(usize, ChunkEntry)> = futures::stream::iter(jobs)
         .map(|job| {
             let source = Arc::clone(&source);
+            let cpu = Arc::clone(&cpu);
             async move {
+                let permit = cpu.acquire_owned().await.map_err(|e| BackupError::Store {
+                    store: loc.url().into(),
+                    detail: format!("the chunk limiter closed: {e}"),
+                })?;
                 let name = source.files()[job.file].name().to_string();
                 let object = format!("{name}.{}.zst", job.index);
                 let sealed_as = format!("base/{id_ref}/{object}");
@@ -211,6 +220,7 @@ pub async fn create(
                     store: loc.url().into(),
                     detail: format!("a chunk task failed: {e}"),
                 })??;
+                drop(permit);
                 let stored_len = stored.len() as u64;
                 loc.put(&loc.key(&["base", id_ref, &object]), stored)
                     .await?;

@@ -1,0 +1,276 @@
+//! Backup and restore throughput against a real S3-compatible server (moto's, started here),
+//! beside the floor: plain `object_store` puts and gets of the same bytes in the same chunks
+//! and parallelism, measured in the same run. Also the rate of durable foreground writes with
+//! and without a backup running.
+//!
+//! `cargo bench -p shinydb-server --bench backup` (needs `moto_server` on PATH, as the tests
+//! do). `SHINYDB_BENCH_BYTES` sets the store's size (default 1 GiB); `SHINYDB_BENCH_DIR` where
+//! the data goes (default `.`). Results go to stdout as a markdown table; `bench/results/`
+//! records them.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark stops at the first broken step, saying which"
+)]
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use bson::doc;
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStoreExt, PutPayload, aws::AmazonS3Builder, path::Path};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use shinydb_engine::{Db, Options, SyncMode};
+use shinydb_server::{
+    backup::{Location, RestoreTarget, create, restore},
+    config::BackupConfig,
+};
+use shinydb_testkit::S3Server;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BUCKET: &str = "bench";
+
+fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+/// Durable single-document inserts from 4 threads until `until` returns: inserts per second.
+fn durable_write_rate(db: &Arc<Db>, base: i64, until: impl FnOnce()) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (db, stop, done) = (Arc::clone(db), Arc::clone(&stop), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut i = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    let id = base + t * 100_000_000 + i;
+                    db.insert("b", "fg", doc! {"_id": id, "v": "w".repeat(200)})
+                        .expect("insert");
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    until();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("writer");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // As the server's main does: reqwest (under object_store) uses rustls with ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bytes: u64 = std::env::var("SHINYDB_BENCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 30);
+    let root = std::env::var("SHINYDB_BENCH_DIR").unwrap_or_else(|_| ".".into());
+    let dir = tempfile::tempdir_in(root).expect("tempdir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let s3 = S3Server::start();
+    s3.create_bucket(BUCKET);
+    let key_id = dir.path().join("key-id");
+    let secret = dir.path().join("secret");
+    std::fs::write(&key_id, "test").expect("key id");
+    std::fs::write(&secret, "test").expect("secret");
+    let cfg = BackupConfig {
+        store: Some(format!("s3://{BUCKET}/db")),
+        endpoint: Some(s3.endpoint()),
+        allow_http: true,
+        path_style: true,
+        access_key_id_file: Some(key_id),
+        secret_access_key_file: Some(secret),
+        ..BackupConfig::default()
+    };
+
+    // A store of ~`bytes` on disk: 8 KiB documents, 6 KiB of them random (they stay ~6 KiB in
+    // the value log after its zstd pass), so the backup moves about `bytes`.
+    let db = Arc::new(
+        Db::open(
+            dir.path().join("data"),
+            Options {
+                sync: SyncMode::Sync,
+                gc_interval: None,
+                ..Options::default()
+            },
+        )
+        .expect("open"),
+    );
+    db.create_space("b").expect("space");
+    db.create_store("b", "docs").expect("store");
+    db.create_store("b", "fg").expect("store");
+    let mut rng = StdRng::seed_from_u64(7);
+    let started = Instant::now();
+    let docs = bytes / 6300;
+    let mut i = 0u64;
+    while i < docs {
+        let batch = (i..(i + 500).min(docs))
+            .map(|n| {
+                let mut random = vec![0u8; 6144];
+                rng.fill(&mut random[..]);
+                let random = bson::Binary {
+                    subtype: bson::spec::BinarySubtype::Generic,
+                    bytes: random,
+                };
+                doc! {"_id": n as i64, "r": random, "p": "p".repeat(2048)}
+            })
+            .collect();
+        db.insert_many("b", "docs", batch).expect("load");
+        i += 500;
+    }
+    db.checkpoint().expect("checkpoint");
+    let load = started.elapsed();
+    let source_bytes = db.backup_source().expect("source").total_bytes();
+
+    let loc = Location::open(&cfg).expect("store");
+    let (backup, backup_time) = runtime.block_on(async {
+        let started = Instant::now();
+        let m = create(Arc::clone(&db), &loc, &cfg, "0000000000000000".into())
+            .await
+            .expect("backup");
+        (m, started.elapsed())
+    });
+    let stored = backup.stored_bytes();
+
+    // The floor: the same number of objects of the same sizes, put and got with the same
+    // parallelism, without reading, hashing or compressing anything.
+    let store = Arc::new(
+        AmazonS3Builder::new()
+            .with_bucket_name(BUCKET)
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .with_endpoint(s3.endpoint())
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .build()
+            .expect("object store"),
+    );
+    let sizes: Vec<u64> = backup
+        .files
+        .iter()
+        .flat_map(|f| f.chunks.iter().map(|c| c.stored_len))
+        .collect();
+    let parallel = usize::try_from(cfg.parallelism).expect("parallelism");
+    let (put_time, get_time) = runtime.block_on(async {
+        let payload = |n: u64| {
+            let mut v = vec![0u8; usize::try_from(n).expect("size")];
+            StdRng::seed_from_u64(n).fill(&mut v[..]);
+            bytes::Bytes::from(v)
+        };
+        let started = Instant::now();
+        futures::stream::iter(sizes.iter().enumerate())
+            .map(|(i, &n)| {
+                let store = Arc::clone(&store);
+                let body = payload(n);
+                async move {
+                    store
+                        .put(&Path::from(format!("floor/{i}")), PutPayload::from(body))
+                        .await
+                }
+            })
+            .buffer_unordered(parallel)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("floor puts");
+        let put = started.elapsed();
+        let started = Instant::now();
+        futures::stream::iter(0..sizes.len())
+            .map(|i| {
+                let store = Arc::clone(&store);
+                async move {
+                    store
+                        .get(&Path::from(format!("floor/{i}")))
+                        .await?
+                        .bytes()
+                        .await
+                }
+            })
+            .buffer_unordered(parallel)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("floor gets");
+        (put, started.elapsed())
+    });
+
+    let restore_time = runtime.block_on(async {
+        let started = Instant::now();
+        restore(
+            &loc,
+            &RestoreTarget::Id(backup.id.clone()),
+            &dir.path().join("restored"),
+            false,
+            parallel,
+        )
+        .await
+        .expect("restore");
+        started.elapsed()
+    });
+
+    // Foreground durable writes without a backup, then while one runs from start to end.
+    let alone = durable_write_rate(&db, 0, || {
+        std::thread::sleep(backup_time.max(Duration::from_secs(5)));
+    });
+    let during = durable_write_rate(&db, 1_000_000_000, || {
+        runtime.block_on(async {
+            let loc = Location::open(&cfg).expect("store");
+            create(Arc::clone(&db), &loc, &cfg, "0000000000000000".into())
+                .await
+                .expect("backup under load");
+        });
+    });
+
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| load ({docs} docs of 8 KiB, sync batches of 500) | {:.0} MB/s on disk, {:.1} s | - |",
+        mb_per_s(source_bytes, load),
+        load.as_secs_f64()
+    );
+    println!(
+        "| base backup of {:.0} MB ({:.0} MB stored, {} chunks) | {:.1} MB/s, {:.1} s | within 1.5x of the floor |",
+        source_bytes as f64 / 1e6,
+        stored as f64 / 1e6,
+        sizes.len(),
+        mb_per_s(source_bytes, backup_time),
+        backup_time.as_secs_f64()
+    );
+    println!(
+        "| floor: put of the stored bytes | {:.1} MB/s stored, {:.1} s ({:.2}x of the backup's time) | - |",
+        mb_per_s(stored, put_time),
+        put_time.as_secs_f64(),
+        backup_time.as_secs_f64() / put_time.as_secs_f64()
+    );
+    println!(
+        "| restore of it | {:.1} MB/s, {:.1} s | within 1.5x of the floor |",
+        mb_per_s(source_bytes, restore_time),
+        restore_time.as_secs_f64()
+    );
+    println!(
+        "| floor: get of the stored bytes | {:.1} MB/s stored, {:.1} s ({:.2}x of the restore's time) | - |",
+        mb_per_s(stored, get_time),
+        get_time.as_secs_f64(),
+        restore_time.as_secs_f64() / get_time.as_secs_f64()
+    );
+    println!("| durable inserts (4 threads), no backup | {alone:.0}/s | - |");
+    println!(
+        "| durable inserts during a backup | {during:.0}/s ({:.0} %) | >= 80 % |",
+        100.0 * during / alone
+    );
+}
