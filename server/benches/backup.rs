@@ -27,7 +27,7 @@ use object_store::{ObjectStoreExt, PutPayload, aws::AmazonS3Builder, path::Path}
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shinydb_engine::{Db, Options, SyncMode};
 use shinydb_server::{
-    backup::{Location, RestoreTarget, create, restore},
+    backup::{Location, Progress, RestoreTarget, create, restore},
     config::BackupConfig,
 };
 use shinydb_testkit::S3Server;
@@ -141,9 +141,15 @@ fn main() {
     let loc = Location::open(&cfg).expect("store");
     let (backup, backup_time) = runtime.block_on(async {
         let started = Instant::now();
-        let m = create(Arc::clone(&db), &loc, &cfg, "0000000000000000".into())
-            .await
-            .expect("backup");
+        let m = create(
+            Arc::clone(&db),
+            &loc,
+            &cfg,
+            "0000000000000000".into(),
+            &Progress::default(),
+        )
+        .await
+        .expect("backup");
         (m, started.elapsed())
     });
     let stored = backup.stored_bytes();
@@ -217,6 +223,7 @@ fn main() {
             &dir.path().join("restored"),
             false,
             parallel,
+            &Progress::default(),
         )
         .await
         .expect("restore");
@@ -230,9 +237,15 @@ fn main() {
     let during = durable_write_rate(&db, 1_000_000_000, || {
         runtime.block_on(async {
             let loc = Location::open(&cfg).expect("store");
-            create(Arc::clone(&db), &loc, &cfg, "0000000000000000".into())
-                .await
-                .expect("backup under load");
+            create(
+                Arc::clone(&db),
+                &loc,
+                &cfg,
+                "0000000000000000".into(),
+                &Progress::default(),
+            )
+            .await
+            .expect("backup under load");
         });
     });
 

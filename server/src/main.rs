@@ -3,11 +3,11 @@
 //! Exit codes: 0 after a clean shutdown, 1 when the server fails (or a second signal cut the
 //! shutdown short), 2 for a bad command line or configuration.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use shinydb_server::{
-    backup::{Location, RestoreTarget},
+    backup::{Location, Progress, RestoreTarget},
     cli::{Cli, Command, RestoreArgs},
     config::{Config, DEFAULT_CONFIG_YAML},
     server::{self, RunContext},
@@ -81,6 +81,33 @@ fn main() -> ExitCode {
     code
 }
 
+/// On a terminal, a bar of the bytes `progress` counts, redrawn until the task is aborted.
+fn progress_bar(
+    progress: &Arc<Progress>,
+) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (shown, progress) = (bar.clone(), Arc::clone(progress));
+    let task = tokio::spawn(async move {
+        loop {
+            let (done, total) = progress.get();
+            bar.set_length(total);
+            bar.set_position(done);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    Some((shown, task))
+}
+
 /// `shinydb-server restore`: restores a backup into the configured data directory.
 async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
     let target = match (&args.backup, args.target_time, args.target_seq) {
@@ -92,13 +119,26 @@ async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
     let parallel = args
         .parallel
         .unwrap_or(usize::try_from(config.backup.parallelism).unwrap_or(1));
+    let progress = Arc::new(Progress::default());
+    let bar = progress_bar(&progress);
     let result = match Location::open(&config.backup) {
         Ok(loc) => {
-            shinydb_server::backup::restore(&loc, &target, &config.data_dir, args.replace, parallel)
-                .await
+            shinydb_server::backup::restore(
+                &loc,
+                &target,
+                &config.data_dir,
+                args.replace,
+                parallel,
+                &progress,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
+    if let Some((bar, task)) = bar {
+        task.abort();
+        bar.finish_and_clear();
+    }
     match result {
         Ok(s) => {
             let committed = match s.commit_time_ms {

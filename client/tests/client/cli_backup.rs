@@ -1,5 +1,6 @@
-//! `shinydb backup create`, `list`, `verify` and `delete` against a server that backs up into
-//! a local directory; without a configured store a backup fails, saying what to set.
+//! `shinydb backup create`, `list`, `status`, `verify` and `delete` against a server that
+//! backs up into a local directory; without a configured store a backup fails, saying what to
+//! set.
 
 use crate::common::{admin_cli, server, server_with};
 
@@ -40,6 +41,21 @@ fn backups_are_created_and_listed() {
             .exists(),
         "no manifest for {id}"
     );
+    let status = ok(&["backup", "status"]);
+    let row = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} row in:\n{status}"))
+            .to_string()
+    };
+    assert!(row("archiving").contains(" on "), "{status}");
+    assert!(row("complete backups").contains(" 1 "), "{status}");
+    assert!(
+        row("lineage").split_whitespace().any(|w| w.len() == 16),
+        "{status}"
+    );
+    assert!(row("last error").contains("none"), "{status}");
 }
 
 #[test]

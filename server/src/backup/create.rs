@@ -10,7 +10,7 @@ use shinydb_engine::{BackupSource, Db};
 use tracing::{info, warn};
 
 use super::{
-    BackupError, Listing, Location, Verified,
+    BackupError, Listing, Location, Progress, Verified,
     archive::{ArchiveStatus, Archiver},
     crypt::Sealer,
     manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest, StoreEntry},
@@ -26,6 +26,7 @@ pub struct Backups {
     cfg: BackupConfig,
     lineage: String,
     running: tokio::sync::Mutex<()>,
+    progress: Progress,
     archiver: parking_lot::Mutex<Option<Archiver>>,
     metrics: Arc<Metrics>,
 }
@@ -48,9 +49,18 @@ impl Backups {
             cfg,
             lineage,
             running: tokio::sync::Mutex::new(()),
+            progress: Progress::default(),
             archiver: parking_lot::Mutex::new(archiver),
             metrics,
         }
+    }
+
+    /// The running base backup's raw bytes read and to read, if one runs.
+    pub fn running(&self) -> Option<(u64, u64)> {
+        self.running
+            .try_lock()
+            .is_err()
+            .then(|| self.progress.get())
     }
 
     /// The configured store's URL, if any.
@@ -89,7 +99,15 @@ impl Backups {
         let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
         let loc = Location::open(&self.cfg)?;
         let m = &self.metrics.backup;
-        let manifest = match create(Arc::clone(&self.db), &loc, &self.cfg, self.lineage()).await {
+        let manifest = match create(
+            Arc::clone(&self.db),
+            &loc,
+            &self.cfg,
+            self.lineage(),
+            &self.progress,
+        )
+        .await
+        {
             Ok(manifest) => manifest,
             Err(e) => {
                 m.failed.inc();
@@ -150,13 +168,14 @@ struct Job {
     len: u64,
 }
 
-/// Takes a base backup of `db` (of lineage `lineage`) into `loc`; returns its manifest once
-/// written.
+/// Takes a base backup of `db` (of lineage `lineage`) into `loc`, counting the raw bytes read
+/// in `progress`; returns its manifest once written.
 pub async fn create(
     db: Arc<Db>,
     loc: &Location,
     cfg: &BackupConfig,
     lineage: String,
+    progress: &Progress,
 ) -> Result<Manifest, BackupError> {
     let started_at_ms = now_ms();
     let source = tokio::task::spawn_blocking(move || db.backup_source())
@@ -167,6 +186,7 @@ pub async fn create(
         })??;
     let pinned_at_ms = now_ms();
     let source = Arc::new(source);
+    progress.start(source.total_bytes());
     let id = format!("{}-{}", utc_stamp(started_at_ms), source.seq());
     info!(
         id,
@@ -221,6 +241,7 @@ pub async fn create(
                     detail: format!("a chunk task failed: {e}"),
                 })??;
                 drop(permit);
+                progress.add(job.len);
                 let stored_len = stored.len() as u64;
                 loc.put(&loc.key(&["base", id_ref, &object]), stored)
                     .await?;

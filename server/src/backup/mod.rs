@@ -23,6 +23,7 @@ mod crypt;
 mod error;
 mod location;
 mod manifest;
+mod progress;
 mod restore;
 mod retention;
 
@@ -31,5 +32,6 @@ pub use create::{Backups, create};
 pub use error::BackupError;
 pub use location::Location;
 pub use manifest::{Listing, ListingState, Manifest};
+pub use progress::Progress;
 pub use restore::{RestoreSummary, RestoreTarget, Verified, restore, verify};
 pub use retention::{Pruned, delete};

@@ -16,7 +16,7 @@ use shinydb_engine::{Db, Options};
 use tracing::info;
 
 use super::{
-    BackupError, Listing, ListingState, Location, Manifest,
+    BackupError, Listing, ListingState, Location, Manifest, Progress,
     archive::{self, Slice},
     create::hex_sha256,
     crypt,
@@ -69,13 +69,15 @@ pub struct RestoreSummary {
 }
 
 /// Restores `target` from `loc` into `data_dir` (which must be missing or empty unless
-/// `replace`), downloading `parallel` chunks at once.
+/// `replace`), downloading `parallel` chunks at once and counting the backup's raw bytes
+/// written in `progress`.
 pub async fn restore(
     loc: &Location,
     target: &RestoreTarget,
     data_dir: &Path,
     replace: bool,
     parallel: usize,
+    progress: &Progress,
 ) -> Result<RestoreSummary, BackupError> {
     let started = Instant::now();
     if !replace && holds_files(data_dir)? {
@@ -83,7 +85,8 @@ pub async fn restore(
     }
     let manifest = resolve(loc, target).await?;
     let staging = sibling(data_dir, &format!("restore-{}", manifest.id))?;
-    let result = rebuild(loc, &manifest, target, &staging, parallel).await;
+    progress.start(manifest.raw_bytes());
+    let result = rebuild(loc, &manifest, target, &staging, parallel, progress).await;
     let (reached, lineage) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -115,8 +118,9 @@ async fn rebuild(
     target: &RestoreTarget,
     staging: &Path,
     parallel: usize,
+    progress: &Progress,
 ) -> Result<(Reached, String), BackupError> {
-    download(loc, manifest, staging, parallel).await?;
+    download(loc, manifest, staging, parallel, progress).await?;
     check_base(staging, manifest).await?;
     let reached = match target {
         RestoreTarget::Id(_) => Reached::base(manifest),
@@ -321,6 +325,7 @@ async fn download(
     manifest: &Manifest,
     dir: &Path,
     parallel: usize,
+    progress: &Progress,
 ) -> Result<(), BackupError> {
     fs::create_dir_all(dir).map_err(file_error("creating", dir))?;
     for entry in &manifest.files {
@@ -334,7 +339,11 @@ async fn download(
         futures::stream::iter(entry.chunks.clone())
             .map(|c| {
                 let (file, path) = (Arc::clone(&file), path.clone());
-                async move { fetch_chunk(loc, id, &c, file, path).await }
+                async move {
+                    fetch_chunk(loc, id, &c, file, path).await?;
+                    progress.add(c.len);
+                    Ok::<_, BackupError>(())
+                }
             })
             .buffer_unordered(parallel.max(1))
             .try_collect::<Vec<()>>()
@@ -431,7 +440,7 @@ pub async fn verify(
     let manifest = resolve(loc, &target).await?;
     if let Some(scratch) = deep {
         let data = scratch.join("data");
-        let result = restore(loc, &target, &data, true, parallel).await;
+        let result = restore(loc, &target, &data, true, parallel, &Progress::default()).await;
         let _ = fs::remove_dir_all(scratch);
         result?;
     } else {

@@ -164,7 +164,11 @@ fn backup_status(
         .filter_map(|l| l.manifest.as_ref())
         .map(Manifest::pinned_at)
         .collect();
+    let running = backups.running();
     let mut r = BackupStatusResponse {
+        backup_running: running.is_some(),
+        backup_bytes_done: running.map_or(0, |(done, _)| done),
+        backup_bytes_total: running.map_or(0, |(_, total)| total),
         store: store.unwrap_or_default().into(),
         visible_seq,
         backups: u32::try_from(pinned.len()).unwrap_or(u32::MAX),

@@ -225,7 +225,7 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
         "stored bytes",
     ];
     Ok(match cmd {
-        BackupCmd::Create => table(&header, vec![row(c.create_backup().await?)]),
+        BackupCmd::Create => table(&header, vec![row(with_backup_progress(c).await?)]),
         BackupCmd::List => table(
             &header,
             c.list_backups().await?.into_iter().map(row).collect(),
@@ -244,6 +244,28 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
         }
         BackupCmd::Status => backup_status(&c.backup_status().await?),
     })
+}
+
+/// Takes a base backup; on a terminal, a bar of its bytes from `Backups/Status` meanwhile.
+async fn with_backup_progress(c: &Client) -> CliResult<proto::BackupSummary> {
+    let bar = crate::transfer::progress(0);
+    let work = c.create_backup();
+    tokio::pin!(work);
+    let made = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            () = tokio::time::sleep(Duration::from_secs(1)), if !bar.is_hidden() => {
+                if let Ok(s) = c.backup_status().await
+                    && s.backup_running
+                {
+                    bar.set_length(s.backup_bytes_total);
+                    bar.set_position(s.backup_bytes_done);
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    Ok(made?)
 }
 
 /// `backup status` as a two-column table.
@@ -269,6 +291,14 @@ fn backup_status(s: &proto::BackupStatusResponse) -> String {
         ],
         vec!["lineage".into(), or_none(&s.lineage)],
         vec!["complete backups".into(), s.backups.to_string()],
+        vec![
+            "running backup".into(),
+            if s.backup_running {
+                format!("{} of {} bytes", s.backup_bytes_done, s.backup_bytes_total)
+            } else {
+                "none".into()
+            },
+        ],
         vec!["visible seq".into(), s.visible_seq.to_string()],
         vec!["archived seq".into(), s.archived_seq.to_string()],
         vec!["archived commit".into(), utc(s.archived_commit_time_ms)],

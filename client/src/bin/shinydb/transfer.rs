@@ -47,7 +47,8 @@ async fn ensure_store(c: &Client, space: &str, store: &str) -> CliResult<()> {
     Ok(())
 }
 
-fn progress(total_bytes: u64) -> ProgressBar {
+/// A byte-count bar on a terminal (hidden otherwise).
+pub fn progress(total_bytes: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
