@@ -23,3 +23,4 @@ mod tls;
 
 pub use auth::ADMIN_USER;
 pub use error::ServerError;
+pub use metrics::Metrics;

@@ -225,6 +225,7 @@ impl Archiver {
             metrics,
             archived: None,
             released: false,
+            last_upload_took_ms: 0,
         };
         let task = tokio::spawn(run.run(stop.clone()));
         Archiver { status, stop, task }
@@ -255,6 +256,8 @@ struct Run {
     archived: Option<u64>,
     /// The local log past the archive was let go (over `max_pending_bytes`).
     released: bool,
+    /// How long the last slice took to write, ms (the margin before the timeout).
+    last_upload_took_ms: i64,
 }
 
 impl Run {
@@ -324,9 +327,14 @@ impl Run {
         };
         let timeout_ms = i64::try_from(self.cfg.archive.timeout_seconds.saturating_mul(1000))
             .unwrap_or(i64::MAX);
+        // Ship early enough that the upload ends inside the timeout: the batch may have waited
+        // a tick before it was seen, and the upload takes about as long as the last one.
+        let tick_ms = i64::try_from(TICK.as_millis()).unwrap_or(i64::MAX);
+        let margin_ms = 2 * tick_ms + self.last_upload_took_ms;
+        let due_after_ms = timeout_ms.saturating_sub(margin_ms).max(timeout_ms / 2);
         let due = all
             || self.released
-            || now.saturating_sub(since) >= timeout_ms
+            || now.saturating_sub(since) >= due_after_ms
             || last - archived >= SLICE_RECORDS as u64;
         if !due {
             return Ok(());
@@ -433,12 +441,14 @@ impl Run {
         .await?;
         let bytes = stored.len() as u64;
         let key = loc.key(&["wal", &self.lineage, &slice.name]);
+        let started = Instant::now();
         match loc.put_new(&key, Bytes::from(stored)).await {
             // Already there: written by an earlier attempt whose answer was lost (slices are
             // never rewritten).
             Ok(()) | Err(BackupError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
+        self.last_upload_took_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         self.archived = Some(end);
         if !self.released {
             self.db.retain_log_after(Some(end));
