@@ -231,7 +231,7 @@ pub async fn create(
                 let object = format!("{name}.{}.zst", job.index);
                 let sealed_as = format!("base/{id_ref}/{object}");
                 let sealer = loc.sealer().cloned();
-                let (raw_sha, stored, stored_sha) = tokio::task::spawn_blocking(move || {
+                let (raw_sha, stored, stored_sha) = in_background(move || {
                     let seal = sealer.as_deref().map(|s| (s, sealed_as.as_str()));
                     read_chunk(&source, job.file, job.offset, job.len, level, seal)
                 })
@@ -312,6 +312,29 @@ pub async fn create(
         "backup complete"
     );
     Ok(manifest)
+}
+
+/// The nice value of a backup's chunk threads: below foreground work (requests, group commit).
+const CHUNK_NICENESS: i32 = 10;
+
+/// Runs `f` on a thread of its own at [`CHUNK_NICENESS`], so a backup's hashing and
+/// compression take only the CPU foreground work leaves.
+async fn in_background<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, std::io::Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("shinydb-backup-chunk".into())
+        .spawn(move || {
+            // On Linux the nice value is per thread; failing to lower it only costs priority.
+            let _ = rustix::process::setpriority_process(
+                Some(rustix::thread::gettid()),
+                CHUNK_NICENESS,
+            );
+            let _ = tx.send(f());
+        })?;
+    rx.await
+        .map_err(|_| std::io::Error::other("the chunk thread ended without an answer"))
 }
 
 /// Reads, hashes, compresses and (with a key) seals one chunk as the object `seal.1`:
