@@ -235,6 +235,11 @@ pub struct LimitsConfig {
     pub max_deadline_ms: u64,
     /// Requests one pipelined stream may have in flight; the stream stops reading past it.
     pub max_in_flight_per_stream: u32,
+    /// Scans and queries running at once, at most; more wait up to `read_queue_ms` for a slot,
+    /// then are refused (RESOURCE_EXHAUSTED), so reads cannot take every thread and memory.
+    pub max_concurrent_reads: u32,
+    /// How long a read waits for a slot, in milliseconds.
+    pub read_queue_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -248,6 +253,8 @@ impl Default for LimitsConfig {
             default_deadline_ms: 30_000,
             max_deadline_ms: 300_000,
             max_in_flight_per_stream: 1024,
+            max_concurrent_reads: 64,
+            read_queue_ms: 1000,
         }
     }
 }
@@ -619,6 +626,10 @@ impl Config {
             ));
         }
         positive("backup.parallelism", self.backup.parallelism.into())?;
+        positive(
+            "limits.max_concurrent_reads",
+            self.limits.max_concurrent_reads.into(),
+        )?;
         positive(
             "backup.archive.timeout_seconds",
             self.backup.archive.timeout_seconds,

@@ -52,6 +52,7 @@ pub struct Shared {
     /// Becomes `true` when shutdown begins.
     pub shutdown: watch::Receiver<bool>,
     write_slots: Semaphore,
+    read_slots: Semaphore,
 }
 
 /// A handle to the shared state.
@@ -72,12 +73,13 @@ impl Shared {
             db,
             auth,
             metrics,
-            limits,
             started: Instant::now(),
             tls,
             log,
             shutdown,
             write_slots: Semaphore::new(WRITE_SLOTS),
+            read_slots: Semaphore::new(limits.max_concurrent_reads as usize),
+            limits,
         }
     }
 
@@ -201,12 +203,25 @@ impl Shared {
         blocking(move || f(&db).map_err(engine_status)).await
     }
 
-    /// Runs a longer read (scans, queries) on a blocking thread.
+    /// Runs a longer read (scans, queries) on a blocking thread, once one of the
+    /// `limits.max_concurrent_reads` slots is free (waiting up to `limits.read_queue_ms`).
     pub async fn read<T, F>(&self, f: F) -> Result<T, Status>
     where
         F: FnOnce(&shinydb_engine::Db) -> Result<T, Status> + Send + 'static,
         T: Send + 'static,
     {
+        let wait = Duration::from_millis(self.limits.read_queue_ms);
+        let _slot = match tokio::time::timeout(wait, self.read_slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err(Status::unavailable("the server is shutting down")),
+            Err(_) => {
+                return Err(Status::resource_exhausted(format!(
+                    "{} reads are running (limits.max_concurrent_reads) and none finished \
+                     within {} ms (limits.read_queue_ms): retry later",
+                    self.limits.max_concurrent_reads, self.limits.read_queue_ms
+                )));
+            }
+        };
         let db = Arc::clone(&self.db);
         blocking(move || f(&db)).await
     }

@@ -30,6 +30,7 @@ mod permissions;
 mod pipeline;
 mod pipeline_query;
 mod query;
+mod read_slots;
 mod result_cap;
 mod shutdown;
 mod tls_reload;
