@@ -449,10 +449,11 @@ impl Run {
             Err(e) => return Err(e),
         }
         self.last_upload_took_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        // The store takes slices again: hold the log for the archive again, also after it
+        // was let go past the cap.
         self.archived = Some(end);
-        if !self.released {
-            self.db.retain_log_after(Some(end));
-        }
+        self.released = false;
+        self.db.retain_log_after(Some(end));
         self.metrics.backup.archived_slices.inc();
         self.metrics.backup.archived_bytes.inc_by(bytes);
         self.metrics
