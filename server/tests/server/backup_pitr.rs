@@ -96,17 +96,9 @@ async fn restored_ids(bucket: &Path, server: &Server, args: &[&str]) -> Vec<i64>
     ids_served_from(target, server).await
 }
 
-/// A refused restore: its message, after checking that nothing was written.
+/// A refused restore from the archive under `bucket`: its message.
 fn refused(bucket: &Path, args: &[&str]) -> String {
-    let target = tempfile::tempdir().expect("tempdir");
-    let data = target.path().join("data");
-    let out = restore(&config_file(bucket, &yaml(bucket)), &data, args, &[]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "restore {args:?}: {err}");
-    assert!(!data.exists(), "a refused restore wrote {}", data.display());
-    let leftovers: Vec<_> = std::fs::read_dir(target.path()).expect("list").collect();
-    assert!(leftovers.is_empty(), "a refused restore left {leftovers:?}");
-    err
+    crate::common::restore::refused(bucket, &yaml(bucket), args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

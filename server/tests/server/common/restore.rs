@@ -47,3 +47,17 @@ pub fn config_file(dir: &Path, yaml: &str) -> PathBuf {
     write_file(&path, yaml);
     path
 }
+
+/// Runs a restore with the configuration `yaml` (written under `dir`) that must be refused;
+/// checks it exits 1 and writes nothing, and returns its message.
+pub fn refused(dir: &Path, yaml: &str, args: &[&str]) -> String {
+    let target = tempfile::tempdir().expect("tempdir");
+    let data = target.path().join("data");
+    let out = restore(&config_file(dir, yaml), &data, args, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "restore {args:?}: {err}");
+    assert!(!data.exists(), "a refused restore wrote {}", data.display());
+    let leftovers: Vec<_> = std::fs::read_dir(target.path()).expect("list").collect();
+    assert!(leftovers.is_empty(), "a refused restore left {leftovers:?}");
+    err
+}
