@@ -99,6 +99,10 @@ pub enum Error {
         /// The last batch applied here.
         applied: u64,
     },
+    /// The engine follows another engine's log ([`crate::Db::set_read_only`]): only
+    /// [`crate::Db::apply_log`] may change it.
+    #[error("the database is read-only: it follows another server's log")]
+    ReadOnly,
     /// An internal invariant did not hold: a bug in the engine, not in the caller's input.
     #[error("internal error: {0}")]
     Internal(String),

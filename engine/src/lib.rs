@@ -35,7 +35,7 @@ mod wal;
 
 pub use db::{
     BackupFile, BackupInfo, BackupSource, Db, DocIter, IndexInfo, LogRecord, QueryFailure,
-    Snapshot, SpaceInfo, Stats, StoreCount, StoreInfo, Update, Write, WriteResult,
+    Snapshot, SpaceInfo, Stats, StoreCount, StoreInfo, Update, VisibleHook, Write, WriteResult,
 };
 pub use error::{Error, Result};
 pub use options::{Options, SyncMode};

@@ -56,6 +56,11 @@ pub struct Options {
     /// a log archiver or a replica's source, which must see every batch, including those a
     /// checkpoint before a restart covered. Off: checkpoints (and open) trim the log freely.
     pub retain_log: bool,
+    /// Open read-only: local writes fail with [`crate::Error::ReadOnly`] and only
+    /// [`crate::Db::apply_log`] changes the data (a replica), until
+    /// [`crate::Db::set_read_only`] says otherwise. Nothing is written at open either (no
+    /// unfinished index is dropped).
+    pub read_only: bool,
     /// Groups one grouped query may make; past it the query fails with
     /// [`crate::query::QueryError::TooManyGroups`] instead of growing without bound.
     pub max_query_groups: usize,
@@ -78,6 +83,7 @@ impl Default for Options {
             max_batch_bytes: 256 << 20,
             drop_unfinished_indexes: true,
             retain_log: false,
+            read_only: false,
             max_query_groups: 1_000_000,
         }
     }

@@ -193,6 +193,11 @@ impl Inner {
                 )?;
                 self.publish_tree(tree, None);
             }
+            // A replica forgets the drop when the leader's own record of it arrives: its log
+            // holds only the leader's batches.
+            if self.read_only.load(Ordering::Acquire) {
+                continue;
+            }
             let mut w = self.write.lock();
             let mut catalog = (*self.read.load().catalog).clone();
             catalog.dropped.retain(|x| x.prefix != d.prefix);

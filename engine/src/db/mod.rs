@@ -61,6 +61,9 @@ use catalog::Catalog;
 use lock::DirLock;
 use vlog_stats::SegmentStats;
 
+/// A function told the new visible sequence number after batches become visible.
+pub type VisibleHook = Box<dyn Fn(u64) + Send + Sync>;
+
 /// What readers see: everything needed to read one consistent state.
 pub(crate) struct ReadState {
     pub catalog: Arc<Catalog>,
@@ -115,6 +118,12 @@ pub(crate) struct Inner {
     visible: AtomicU64,
     /// WAL records after this sequence number are kept for replicas (`u64::MAX`: none).
     log_retention: AtomicU64,
+    /// Local writes are refused: only another engine's log is applied.
+    read_only: AtomicBool,
+    /// The newest batches in memory, for replicas near the tail ([`Db::keep_log_tail`]).
+    tail: Mutex<replication::Tail>,
+    /// Called with the new visible sequence number after batches become visible.
+    on_visible: arc_swap::ArcSwapOption<VisibleHook>,
     tree: Mutex<TreeState>,
     failure: Mutex<Option<String>>,
     failed: AtomicBool,
@@ -178,6 +187,9 @@ impl Db {
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
             log_retention: AtomicU64::new(if opts.retain_log { 0 } else { u64::MAX }),
+            read_only: AtomicBool::new(opts.read_only),
+            on_visible: arc_swap::ArcSwapOption::empty(),
+            tail: Mutex::new(replication::Tail::default()),
             tree: Mutex::new(state),
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
@@ -206,7 +218,7 @@ impl Db {
             inner,
         };
         db.start_background()?;
-        if db.inner.opts.drop_unfinished_indexes {
+        if db.inner.opts.drop_unfinished_indexes && !db.inner.opts.read_only {
             db.drop_unfinished_indexes()?;
         }
         Ok(db)
@@ -390,18 +402,22 @@ impl Inner {
                 wal::MAX_PAYLOAD
             )));
         }
+        if commit_ms.is_none() && self.read_only.load(Ordering::Acquire) {
+            return Err(Error::ReadOnly);
+        }
         let seq = w.seq + 1;
         let commit_ms = commit_ms.unwrap_or_else(now_ms).max(w.commit_ms);
         if let Err(e) = self.wal.append(seq, commit_ms, ops) {
             self.fail(&e);
             return Err(e);
         }
+        self.tail.lock().push(seq, commit_ms, ops);
         let state = self.read.load();
         state.active.insert(seq, ops);
         w.seq = seq;
         w.commit_ms = commit_ms;
         if self.opts.sync != SyncMode::Sync {
-            self.visible.fetch_max(seq, Ordering::AcqRel);
+            self.make_visible(seq);
         }
         if state.active.bytes() >= self.opts.memtable_bytes {
             drop(state);
@@ -418,8 +434,18 @@ impl Inner {
             self.fail(&e);
             return Err(e);
         }
-        self.visible.fetch_max(seq, Ordering::AcqRel);
+        self.make_visible(seq);
         Ok(())
+    }
+
+    /// Makes every batch up to `seq` visible and tells the hook.
+    fn make_visible(&self, seq: Seq) {
+        let before = self.visible.fetch_max(seq, Ordering::AcqRel);
+        if seq > before
+            && let Some(hook) = &*self.on_visible.load()
+        {
+            hook(seq);
+        }
     }
 
     /// Commits a catalog change: durable and visible, with the new catalog published, before the

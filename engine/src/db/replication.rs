@@ -58,6 +58,9 @@ impl Db {
         if after >= visible {
             return Ok(Vec::new());
         }
+        if let Some(records) = self.inner.tail.lock().after(after, visible, limit) {
+            return Ok(records);
+        }
         let records = wal::read_records(&self.inner.dir, after, limit)?;
         match records.first() {
             Some(r) if r.seq == after + 1 => {}
@@ -74,25 +77,40 @@ impl Db {
     /// Applies a batch from another engine's log. Batches must come in order; one already
     /// applied is skipped (returns false), a gap is [`Error::LogGap`].
     pub fn apply_log(&self, record: &LogRecord) -> Result<bool> {
+        let before = self.last_seq();
+        Ok(self.apply_logs(std::slice::from_ref(record))? > before)
+    }
+
+    /// Applies consecutive batches from another engine's log with one sync for all of them;
+    /// those already applied are skipped, a gap is [`Error::LogGap`]. Returns the last
+    /// sequence number applied here (durable and visible).
+    pub fn apply_logs(&self, records: &[LogRecord]) -> Result<u64> {
         let inner = &self.inner;
         inner.wait_for_room()?;
         let mut w = inner.write.lock();
-        if record.seq <= w.seq {
-            return Ok(false);
+        let mut last = None;
+        let mut catalog_changed = false;
+        for record in records {
+            if record.seq <= w.seq {
+                continue;
+            }
+            if record.seq != w.seq + 1 {
+                return Err(Error::LogGap {
+                    seq: record.seq,
+                    applied: w.seq,
+                });
+            }
+            last = Some(inner.append_locked(&mut w, &record.ops, Some(record.commit_ms))?);
+            catalog_changed |= record
+                .ops
+                .iter()
+                .any(|op| op.key.first() == Some(&keys::CATALOG));
         }
-        if record.seq != w.seq + 1 {
-            return Err(Error::LogGap {
-                seq: record.seq,
-                applied: w.seq,
-            });
-        }
-        let seq = inner.append_locked(&mut w, &record.ops, Some(record.commit_ms))?;
+        let Some(seq) = last else {
+            return Ok(w.seq);
+        };
         inner.complete_commit(seq)?;
-        if record
-            .ops
-            .iter()
-            .any(|op| op.key.first() == Some(&keys::CATALOG))
-        {
+        if catalog_changed {
             let cur = inner.read.load_full();
             let catalog = snapshot::load_catalog(&cur, &inner.vlog)?;
             inner.read.store(Arc::new(ReadState {
@@ -103,6 +121,99 @@ impl Db {
             }));
         }
         drop(w);
-        Ok(true)
+        Ok(seq)
+    }
+
+    /// Refuses local writes ([`Error::ReadOnly`]) while `on`: a replica, whose data changes
+    /// only by [`Db::apply_log`]. Off, the engine takes writes again (a promotion).
+    pub fn set_read_only(&self, on: bool) {
+        self.inner
+            .read_only
+            .store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether local writes are refused ([`Db::set_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.inner
+            .read_only
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Keeps the newest batches, up to `bytes` of operations, in memory, so that
+    /// [`Db::read_log`] serves replicas near the tail without reading the log's files
+    /// (0: none kept).
+    pub fn keep_log_tail(&self, bytes: usize) {
+        let mut t = self.inner.tail.lock();
+        t.cap = bytes;
+        t.trim();
+    }
+
+    /// Calls `hook` with the new visible sequence number each time batches become visible
+    /// (from the committing thread, so it must be quick: a notification); `None` removes it.
+    pub fn on_visible(&self, hook: Option<super::VisibleHook>) {
+        self.inner.on_visible.store(hook.map(Arc::new));
+    }
+}
+
+/// The newest committed batches, oldest first, within a byte budget.
+#[derive(Default)]
+pub(crate) struct Tail {
+    records: std::collections::VecDeque<(LogRecord, usize)>,
+    bytes: usize,
+    cap: usize,
+}
+
+impl Tail {
+    /// Adds the batch just appended (a copy; nothing when no budget is set).
+    pub(crate) fn push(&mut self, seq: u64, commit_ms: u64, ops: &[crate::kv::KvOp]) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.records.back().is_some_and(|(r, _)| r.seq + 1 != seq) {
+            // A rolled-back or reopened sequence: start over rather than keep a gap.
+            self.records.clear();
+            self.bytes = 0;
+        }
+        let size = wal::payload_len(ops);
+        self.records.push_back((
+            LogRecord {
+                seq,
+                commit_ms,
+                ops: ops.to_vec(),
+            },
+            size,
+        ));
+        self.bytes += size;
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        while self.bytes > self.cap
+            && let Some((_, size)) = self.records.pop_front()
+        {
+            self.bytes -= size;
+        }
+    }
+
+    /// Up to `limit` batches after `after` and at most `visible`, if the tail reaches back to
+    /// `after + 1`.
+    fn after(&self, after: u64, visible: u64, limit: usize) -> Option<Vec<LogRecord>> {
+        let first = self.records.front()?.0.seq;
+        if first > after + 1 {
+            return None;
+        }
+        let skip = usize::try_from(after + 1 - first).ok()?;
+        if skip >= self.records.len() {
+            return None;
+        }
+        Some(
+            self.records
+                .iter()
+                .skip(skip)
+                .take(limit)
+                .take_while(|(r, _)| r.seq <= visible)
+                .map(|(r, _)| r.clone())
+                .collect(),
+        )
     }
 }

@@ -252,3 +252,65 @@ fn every_batch_carries_its_commit_time_through_the_log_a_reopen_and_a_replica() 
     let err = LogRecord::all_from_bytes(&gap).expect_err("a gap");
     assert!(err.to_string().contains("records are missing"), "{err}");
 }
+
+#[test]
+fn a_read_only_replica_takes_only_the_primarys_log_in_batches_served_from_the_tail() {
+    let (pd, rd) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let primary = Db::open(pd.path(), options()).expect("open");
+    primary.retain_log_after(Some(0));
+    primary.keep_log_tail(1 << 20);
+    let replica = Db::open(
+        rd.path(),
+        Options {
+            read_only: true,
+            ..options()
+        },
+    )
+    .expect("open replica");
+    assert!(replica.is_read_only());
+    assert!(matches!(replica.create_space("x"), Err(Error::ReadOnly)));
+
+    let seen = Arc::new(AtomicI64::new(0));
+    {
+        let seen = Arc::clone(&seen);
+        primary.on_visible(Some(Box::new(move |seq| {
+            seen.store(i64::try_from(seq).expect("seq"), Ordering::Release);
+        })));
+    }
+    primary.create_space("s").expect("space");
+    primary.create_store("s", "t").expect("store");
+    for i in 0..200 {
+        primary.insert("s", "t", doc! {"_id": i}).expect("insert");
+    }
+    let last = primary.last_seq();
+    assert_eq!(
+        seen.load(Ordering::Acquire),
+        i64::try_from(last).expect("seq")
+    );
+    // Reading from the tail and from the files gives the same records.
+    let from_tail = primary.read_log(0, 10_000).expect("read");
+    primary.keep_log_tail(0);
+    let from_files = primary.read_log(0, 10_000).expect("read");
+    assert_eq!(from_tail, from_files);
+    assert_eq!(from_tail.len() as u64, last);
+
+    let applied = replica.apply_logs(&from_tail).expect("apply");
+    assert_eq!(applied, last);
+    assert_eq!(replica.last_seq(), last);
+    assert_eq!(all_docs(&replica, "t").len(), 200);
+    // Applying them again changes nothing; a local write is still refused.
+    assert_eq!(replica.apply_logs(&from_tail).expect("again"), last);
+    assert!(matches!(
+        replica.insert("s", "t", doc! {"_id": 1000}),
+        Err(Error::ReadOnly)
+    ));
+    // Promoted, it takes writes and numbers them after the primary's.
+    replica.set_read_only(false);
+    replica
+        .insert("s", "t", doc! {"_id": 1000})
+        .expect("insert");
+    assert_eq!(replica.last_seq(), last + 1);
+}
