@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "server",
         "pipeline",
         "backup",
+        "replication",
     ]
     .iter()
     .map(|f| dir.join("shinydb/v1").join(format!("{f}.proto")))

@@ -6,7 +6,7 @@ use futures::{Stream, StreamExt};
 use shinydb_proto::v1::{
     self, backups_client::BackupsClient, catalog_client::CatalogClient, pipeline_request::Op,
     pipeline_response::Result as R, query_client::QueryClient, query_request,
-    server_client::ServerClient, users_client::UsersClient,
+    replication_client::ReplicationClient, server_client::ServerClient, users_client::UsersClient,
 };
 use tonic::{Code, Status, transport::Channel};
 
@@ -845,6 +845,58 @@ impl Client {
             |ch, r| async move { BackupsClient::new(ch).status(r).await },
         )
         .await
+    }
+
+    // ---- Replication ----
+
+    /// The server's role, epoch, positions and its followers' lag (global admin).
+    pub async fn replica_status(&self) -> Result<v1::ReplicationStatusResponse> {
+        self.unary(
+            "replica_status",
+            Idempotency::Idempotent,
+            v1::ReplicationStatusRequest {},
+            |ch, r| async move { ReplicationClient::new(ch).status(r).await },
+        )
+        .await
+    }
+
+    /// Makes a follower the leader of a new epoch (global admin); returns the epoch and its
+    /// first batch.
+    pub async fn promote(&self) -> Result<v1::PromoteResponse> {
+        self.unary(
+            "promote",
+            Idempotency::NotIdempotent,
+            v1::PromoteRequest {},
+            |ch, r| async move { ReplicationClient::new(ch).promote(r).await },
+        )
+        .await
+    }
+
+    /// Makes a leader read-only (global admin); returns its last batch.
+    pub async fn demote(&self) -> Result<u64> {
+        let r = self
+            .unary(
+                "demote",
+                Idempotency::NotIdempotent,
+                v1::DemoteRequest {},
+                |ch, r| async move { ReplicationClient::new(ch).demote(r).await },
+            )
+            .await?;
+        Ok(r.last_seq)
+    }
+
+    /// Makes the server follow the leader at `leader` (global admin).
+    pub async fn follow(&self, leader: &str) -> Result<()> {
+        self.unary(
+            "follow",
+            Idempotency::Idempotent,
+            v1::FollowRequest {
+                leader: leader.to_string(),
+            },
+            |ch, r| async move { ReplicationClient::new(ch).follow(r).await },
+        )
+        .await?;
+        Ok(())
     }
 
     // ---- Server ----

@@ -90,6 +90,8 @@ pub struct Config {
     pub tracing: TracingConfig,
     /// Backups to object storage.
     pub backup: BackupConfig,
+    /// Replication: this server's role, its leader, synchronous followers.
+    pub replication: ReplicationConfig,
 }
 
 impl Default for Config {
@@ -105,6 +107,7 @@ impl Default for Config {
             logging: LoggingConfig::default(),
             tracing: TracingConfig::default(),
             backup: BackupConfig::default(),
+            replication: ReplicationConfig::default(),
         }
     }
 }
@@ -380,6 +383,82 @@ pub struct BackupConfig {
     pub archive: ArchiveConfig,
 }
 
+/// A server's part in replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationRole {
+    /// No replication (followers cannot connect).
+    Standalone,
+    /// Takes writes and serves its log to followers.
+    Leader,
+    /// Read-only; applies the log of `replication.leader`.
+    Follower,
+}
+
+/// What a leader does when fewer than `sync_replicas` followers are connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncDurability {
+    /// Writes wait (and fail at their deadline) until enough followers acknowledge them.
+    Required,
+    /// Writes go on asynchronously, and status and metrics say so.
+    Preferred,
+}
+
+/// Replication: followers stream the leader's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationConfig {
+    /// This server's role at start (`Replication.Promote`, `Demote` and `Follow` change it).
+    pub role: ReplicationRole,
+    /// A follower's leader: its gRPC endpoint, `https://host:port`.
+    pub leader: Option<String>,
+    /// The name a leader lists this follower by; `None`: the host name.
+    pub name: Option<String>,
+    /// A file holding the API key a follower presents to its leader (a user with the
+    /// `replication` role); re-read at every connection.
+    pub credential_file: Option<PathBuf>,
+    /// PEM certificates a follower trusts for its leader; `None`: `tls.client_ca`, else the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The name the leader's certificate must hold; `None`: the endpoint's host.
+    pub tls_domain: Option<String>,
+    /// Followers that must have a write durably before its client is told (0: asynchronous).
+    pub sync_replicas: u32,
+    /// With fewer than `sync_replicas` followers connected: wait (`required`) or go on
+    /// asynchronously (`preferred`).
+    pub sync_durability: SyncDurability,
+    /// The most log a leader keeps for followers that are behind or gone; past it they must
+    /// seed again.
+    pub max_retained_bytes: ByteSize,
+    /// The newest log kept in memory to serve followers near the tail without reading files.
+    pub tail_bytes: ByteSize,
+    /// How often a leader tells an idle follower it is there, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// A follower reconnects after this long without a message from its leader, in
+    /// milliseconds.
+    pub leader_timeout_ms: u64,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            role: ReplicationRole::Standalone,
+            leader: None,
+            name: None,
+            credential_file: None,
+            ca_file: None,
+            tls_domain: None,
+            sync_replicas: 0,
+            sync_durability: SyncDurability::Required,
+            max_retained_bytes: ByteSize(4 << 30),
+            tail_bytes: ByteSize(64 << 20),
+            heartbeat_ms: 1000,
+            leader_timeout_ms: 5000,
+        }
+    }
+}
+
 /// Continuous archiving of the write-ahead log to the backup store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -626,6 +705,28 @@ impl Config {
             ));
         }
         positive("backup.parallelism", self.backup.parallelism.into())?;
+        let r = &self.replication;
+        if r.role == ReplicationRole::Follower && r.leader.is_none() {
+            return Err(ConfigError::key(
+                "replication.leader",
+                "a follower needs its leader's endpoint (https://host:port)",
+            ));
+        }
+        if let Some(l) = &r.leader
+            && !(l.starts_with("https://") || l.starts_with("http://"))
+        {
+            return Err(ConfigError::key(
+                "replication.leader",
+                format!("{l:?} is not an endpoint such as https://host:port"),
+            ));
+        }
+        positive("replication.heartbeat_ms", r.heartbeat_ms)?;
+        if r.leader_timeout_ms <= r.heartbeat_ms {
+            return Err(ConfigError::key(
+                "replication.leader_timeout_ms",
+                "must be longer than replication.heartbeat_ms",
+            ));
+        }
         positive(
             "limits.max_concurrent_reads",
             self.limits.max_concurrent_reads.into(),
@@ -823,11 +924,13 @@ impl Config {
                 .enabled
                 .then(|| Duration::from_secs(s.gc.interval_seconds)),
             gc_dead_ratio: s.gc.dead_ratio,
-            // The server is always a primary today.
-            drop_unfinished_indexes: true,
-            // The archiver must see every batch, also those a checkpoint before a restart
-            // covered: it says how much to keep once it knows the archive's end.
-            retain_log: self.backup.store.is_some() && self.backup.archive.enabled,
+            // A follower's catalog is its leader's.
+            drop_unfinished_indexes: self.replication.role != ReplicationRole::Follower,
+            // The archiver and a leader's followers must see every batch, also those a
+            // checkpoint before a restart covered: they say how much to keep once they know.
+            retain_log: (self.backup.store.is_some() && self.backup.archive.enabled)
+                || self.replication.role == ReplicationRole::Leader,
+            read_only: self.replication.role == ReplicationRole::Follower,
             max_query_groups: self.limits.max_result_groups as usize,
         }
     }

@@ -59,9 +59,11 @@ pub fn engine_status(e: shinydb_engine::Error) -> Status {
         E::AlreadyExists { .. } | E::UniqueViolation { .. } => Code::AlreadyExists,
         E::InvalidArgument(_) | E::InvalidName { .. } => Code::InvalidArgument,
         E::LimitExceeded(_) => Code::ResourceExhausted,
-        E::FailedPrecondition(_) | E::Locked { .. } | E::LogTruncated { .. } | E::LogGap { .. } => {
-            Code::FailedPrecondition
-        }
+        E::FailedPrecondition(_)
+        | E::Locked { .. }
+        | E::LogTruncated { .. }
+        | E::LogGap { .. }
+        | E::ReadOnly => Code::FailedPrecondition,
         E::Failed(_) => Code::Unavailable,
         E::Corruption { .. } => Code::DataLoss,
         _ => Code::Internal,

@@ -3,7 +3,8 @@
 //! `main.rs` turns flags into a [`config::Config`] and calls [`server::run`]. Data flows one
 //! way: `net` accepts connections (TLS from `tls`), tonic routes each call to a service in
 //! `service`, which authenticates it and checks roles (`auth`) through `state`, then calls
-//! the engine. `http` serves health and `metrics`; [`telemetry`] sets up logs and traces.
+//! the engine. `http` serves health and `metrics`; [`telemetry`] sets up logs and traces;
+//! [`replication`] ships the log between a leader and its followers.
 
 mod admission;
 mod auth;
@@ -14,6 +15,7 @@ mod error;
 mod http;
 mod metrics;
 mod net;
+pub mod replication;
 pub mod server;
 mod service;
 mod state;

@@ -31,6 +31,22 @@ pub struct Metrics {
     engine: Vec<(IntGauge, StatFn)>,
     /// Base backups and the log's archive.
     pub backup: BackupMetrics,
+    /// 0 standalone, 1 leader, 2 follower, 3 demoted.
+    pub replication_role: IntGauge,
+    /// The newest epoch in the data.
+    pub replication_epoch: IntGauge,
+    /// Followers streaming from this leader.
+    pub replication_followers: IntGauge,
+    /// 1 while fewer than `sync_replicas` followers are connected.
+    pub replication_sync_degraded: IntGauge,
+    /// Log bytes shipped to followers since start.
+    pub replication_shipped_bytes: IntCounter,
+    /// A follower's lag behind its leader, seconds.
+    pub replication_lag: Gauge,
+    /// Seeds from a leader since start.
+    pub replication_seeds: IntCounter,
+    /// Diverged tails rolled back since start.
+    pub replication_rollbacks: IntCounter,
 }
 
 /// Base backups and the archive of the log.
@@ -213,7 +229,44 @@ impl Metrics {
                 "ranges of batches the archive will never hold",
             )?,
         };
+        let replication_role = gauge(
+            "shinydb_replication_role",
+            "0 standalone, 1 leader, 2 follower, 3 demoted",
+        )?;
+        let replication_epoch = gauge("shinydb_replication_epoch", "the newest epoch")?;
+        let replication_followers = gauge("shinydb_replication_followers", "followers streaming")?;
+        let replication_sync_degraded = gauge(
+            "shinydb_replication_sync_degraded",
+            "1 while fewer than sync_replicas followers are connected",
+        )?;
+        let replication_shipped_bytes = counter(
+            "shinydb_replication_shipped_bytes_total",
+            "log bytes shipped to followers",
+        )?;
+        let replication_lag = build(
+            &r,
+            Gauge::new(
+                "shinydb_replication_lag_seconds",
+                "how far this follower may be behind its leader",
+            ),
+        )?;
+        let replication_seeds = counter(
+            "shinydb_replication_seeds_total",
+            "data directories seeded from a leader",
+        )?;
+        let replication_rollbacks = counter(
+            "shinydb_replication_rollbacks_total",
+            "diverged log tails set aside (rollback/) before a seed",
+        )?;
         Ok(Metrics {
+            replication_role,
+            replication_epoch,
+            replication_followers,
+            replication_sync_degraded,
+            replication_shipped_bytes,
+            replication_lag,
+            replication_seeds,
+            replication_rollbacks,
             registry: r,
             requests,
             latency,

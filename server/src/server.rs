@@ -12,7 +12,7 @@ use shinydb_engine::Db;
 use shinydb_proto::v1::{
     backups_server::BackupsServer, catalog_server::CatalogServer,
     documents_server::DocumentsServer, pipeline_server::PipelineServer, query_server::QueryServer,
-    server_server::ServerServer, users_server::UsersServer,
+    replication_server::ReplicationServer, server_server::ServerServer, users_server::UsersServer,
 };
 use tokio::{
     net::TcpListener,
@@ -28,14 +28,16 @@ use crate::{
     admission::Admission,
     auth::Auth,
     backup::Backups,
-    config::Config,
+    config::{Config, ReplicationRole},
     error::ServerError,
     http,
     metrics::Metrics,
     net::{self, Accept},
+    replication::{Replication, Restart, follower, seed},
     service::{
         backup::BackupsService, catalog::CatalogService, documents::DocumentsService,
-        query::QueryService, server::ServerService, stream::PipelineService, users::UsersService,
+        query::QueryService, replication::ReplicationService, server::ServerService,
+        stream::PipelineService, users::UsersService,
     },
     state::{Shared, State, stopped},
     status_layer,
@@ -62,16 +64,93 @@ fn local(l: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
+/// How one round of serving ended.
+enum Served {
+    /// A signal: the server stopped.
+    Stopped,
+    /// Replication asked for a new data directory: seed from this leader, then serve again
+    /// as its follower.
+    Reseed(String),
+}
+
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, lets
 /// requests in flight finish within `shutdown.grace_seconds`, checkpoints the engine. A second
 /// signal exits the process at once (acknowledged writes are in the WAL either way).
-pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
+///
+/// A follower whose data directory is empty, or marked for seeding, seeds it from its leader
+/// first; when it must seed again while serving, it closes the engine, seeds and serves again
+/// on the same sockets.
+pub async fn run(mut cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
+    let metrics = Arc::new(Metrics::new().map_err(|e| ServerError::Telemetry(e.to_string()))?);
+    let grpc = bind(cfg.network.listen).await?;
+    let http = bind(cfg.network.http_listen).await?;
+    let std_listener = |l: TcpListener, addr| {
+        l.into_std()
+            .map_err(|source| ServerError::Bind { addr, source })
+    };
+    let grpc = std_listener(grpc, cfg.network.listen)?;
+    let http = std_listener(http, cfg.network.http_listen)?;
+    let again = |l: &std::net::TcpListener, addr| {
+        l.try_clone()
+            .and_then(TcpListener::from_std)
+            .map_err(|source| ServerError::Bind { addr, source })
+    };
+    loop {
+        if cfg.replication.role == ReplicationRole::Follower && follower::needs_seed(&cfg.data_dir)
+        {
+            if !seed_with_retries(&cfg).await? {
+                return Ok(());
+            }
+            metrics.replication_seeds.inc();
+        }
+        let listeners = (
+            again(&grpc, cfg.network.listen)?,
+            again(&http, cfg.network.http_listen)?,
+        );
+        match serve(&cfg, &ctx, Arc::clone(&metrics), listeners).await? {
+            Served::Stopped => return Ok(()),
+            Served::Reseed(leader) => {
+                info!(
+                    leader,
+                    "seeding from the leader, then serving again as its follower"
+                );
+                cfg.replication.role = ReplicationRole::Follower;
+                cfg.replication.leader = Some(leader);
+            }
+        }
+    }
+}
+
+/// Seeds from the leader, retrying until it works; `false` when a signal came first.
+async fn seed_with_retries(cfg: &Config) -> Result<bool, ServerError> {
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| ServerError::Serve(e.to_string()))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| ServerError::Serve(e.to_string()))?;
+    loop {
+        match seed::seed(cfg).await {
+            Ok(_) => return Ok(true),
+            Err(e) => warn!(error = %e, "seeding from the leader failed; retrying in 2 s"),
+        }
+        tokio::select! {
+            _ = terminate.recv() => return Ok(false),
+            _ = interrupt.recv() => return Ok(false),
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+async fn serve(
+    cfg: &Config,
+    ctx: &RunContext,
+    metrics: Arc<Metrics>,
+    (grpc_listener, http_listener): (TcpListener, TcpListener),
+) -> Result<Served, ServerError> {
     let mut terminate =
         signal(SignalKind::terminate()).map_err(|e| ServerError::Serve(e.to_string()))?;
     let mut interrupt =
         signal(SignalKind::interrupt()).map_err(|e| ServerError::Serve(e.to_string()))?;
 
-    let metrics = Arc::new(Metrics::new().map_err(|e| ServerError::Telemetry(e.to_string()))?);
     let tls = match (&cfg.tls.cert, &cfg.tls.key) {
         (Some(cert), Some(key)) => {
             let m = Arc::clone(&metrics);
@@ -91,8 +170,6 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             "serving plaintext gRPC on a non-loopback address (allow_insecure): credentials and \
              data cross the network unencrypted");
     }
-    let grpc_listener = bind(cfg.network.listen).await?;
-    let http_listener = bind(cfg.network.http_listen).await?;
     let grpc_addr = local(&grpc_listener, cfg.network.listen)?;
     let http_addr = local(&http_listener, cfg.network.http_listen)?;
 
@@ -121,7 +198,7 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         let db = Arc::clone(&db);
         let auth_cfg = cfg.auth.clone();
         let dir = cfg.data_dir.clone();
-        let pw = ctx.admin_password;
+        let pw = ctx.admin_password.clone();
         tokio::task::spawn_blocking(move || Auth::open(db, &auth_cfg, &dir, pw))
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??
@@ -133,21 +210,39 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??
     };
+    // The leader archives the log; a follower's copy of it is the leader's.
+    let mut backup_cfg = cfg.backup.clone();
+    if cfg.replication.role == ReplicationRole::Follower {
+        backup_cfg.archive.enabled = false;
+    }
     let backups = Arc::new(Backups::new(
         Arc::clone(&db),
-        cfg.backup.clone(),
-        lineage,
+        backup_cfg,
+        lineage.clone(),
         Arc::clone(&metrics),
     ));
+    let replication = Replication::new(
+        Arc::clone(&db),
+        cfg.replication.clone(),
+        cfg.tls.clone(),
+        cfg.data_dir.clone(),
+        lineage,
+        Arc::clone(&metrics),
+    );
+    replication
+        .start()
+        .await
+        .map_err(|e| ServerError::Serve(e.to_string()))?;
+    let mut restart = replication.restart_requested();
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state: State = Arc::new(Shared::new(
-        Arc::clone(&db),
+        Arc::clone(&replication),
         Arc::new(auth),
         Arc::clone(&metrics),
         cfg.limits.clone(),
         tls.is_some(),
-        ctx.log,
+        ctx.log.clone(),
         shutdown_rx.clone(),
     ));
 
@@ -161,6 +256,9 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     health.set_serving::<UsersServer<UsersService>>().await;
     health.set_serving::<ServerServer<ServerService>>().await;
     health.set_serving::<BackupsServer<BackupsService>>().await;
+    health
+        .set_serving::<ReplicationServer<ReplicationService>>()
+        .await;
     health
         .set_serving::<PipelineServer<PipelineService>>()
         .await;
@@ -222,7 +320,15 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         .add_service(BackupsServer::new(BackupsService::new(
             Arc::clone(&state),
             Arc::clone(&backups),
-        )));
+        )))
+        .add_service(
+            ReplicationServer::new(ReplicationService::new(
+                Arc::clone(&state),
+                Arc::clone(&replication),
+            ))
+            .max_decoding_message_size(max_msg)
+            .max_encoding_message_size(max_msg),
+        );
     let kill = CancellationToken::new();
     let incoming = net::incoming(
         grpc_listener,
@@ -255,26 +361,37 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
         let _ = out.flush();
     }
 
-    // Serve until a signal, or until the gRPC server stops on its own (an error).
+    // Serve until a signal, a restart replication asks for, or until the gRPC server stops on
+    // its own (an error).
+    let mut reseed = None;
     let early = tokio::select! {
         _ = terminate.recv() => { info!("SIGTERM: shutting down gracefully"); None }
         _ = interrupt.recv() => { info!("SIGINT: shutting down gracefully"); None }
+        r = restart.wait_for(Option::is_some) => {
+            info!("stopping to seed from the leader");
+            reseed = r.ok().and_then(|why| why.clone()).map(|Restart::Seed { leader }| leader);
+            None
+        }
         r = &mut grpc_task => Some(r),
     };
     let _ = shutdown_tx.send(true);
+    replication.stop_follower();
+    replication.followers.disconnect_all();
     health
         .set_service_status("", ServingStatus::NotServing)
         .await;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-        eprintln!(
-            "shinydb-server: second signal: exiting at once (the WAL holds every acknowledged write)"
-        );
-        std::process::exit(1);
-    });
+    if reseed.is_none() {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            eprintln!(
+                "shinydb-server: second signal: exiting at once (the WAL holds every acknowledged write)"
+            );
+            std::process::exit(1);
+        });
+    }
 
     let grace = Duration::from_secs(cfg.shutdown.grace_seconds);
     let stopped_early = early.is_some();
@@ -312,8 +429,11 @@ pub async fn run(cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
     // The log committed before the stop goes to the archive before the engine closes.
     backups.stop().await;
     drop(backups);
+    db.on_visible(None);
+    drop(replication);
     close_engine(db, wait).await?;
-    serve_result
+    serve_result?;
+    Ok(reseed.map_or(Served::Stopped, Served::Reseed))
 }
 
 /// Waits (at most `wait`) for the last request to release the engine, then closes it, which

@@ -17,6 +17,7 @@ use crate::{
     config::LimitsConfig,
     error::engine_status,
     metrics::Metrics,
+    replication::Replication,
     telemetry::LogControl,
 };
 
@@ -37,6 +38,8 @@ pub struct PeerInfo {
 pub struct Shared {
     /// The engine.
     pub db: Arc<Db>,
+    /// The server's part in replication: whether it takes writes, and whom they wait for.
+    pub replication: Arc<Replication>,
     /// Users, sessions, keys.
     pub auth: Arc<Auth>,
     /// Metrics.
@@ -61,7 +64,7 @@ pub type State = Arc<Shared>;
 impl Shared {
     /// Bundles the shared state.
     pub fn new(
-        db: Arc<Db>,
+        replication: Arc<Replication>,
         auth: Arc<Auth>,
         metrics: Arc<Metrics>,
         limits: LimitsConfig,
@@ -70,7 +73,8 @@ impl Shared {
         shutdown: watch::Receiver<bool>,
     ) -> Shared {
         Shared {
-            db,
+            db: Arc::clone(replication.db()),
+            replication,
             auth,
             metrics,
             started: Instant::now(),
@@ -188,19 +192,29 @@ impl Shared {
         }
     }
 
-    /// Runs an engine write on a blocking thread (writes wait for their sync).
+    /// Runs an engine write on a blocking thread (writes wait for their sync), then waits
+    /// for the synchronous followers (`replication.sync_replicas`). A follower refuses,
+    /// naming its leader.
     pub async fn write<T, F>(&self, f: F) -> Result<T, Status>
     where
         F: FnOnce(&shinydb_engine::Db) -> shinydb_engine::Result<T> + Send + 'static,
         T: Send + 'static,
     {
+        self.replication.check_writable()?;
         let _slot = self
             .write_slots
             .acquire()
             .await
             .map_err(|_| Status::unavailable("the server is shutting down"))?;
         let db = Arc::clone(&self.db);
-        blocking(move || f(&db).map_err(engine_status)).await
+        let out = blocking(move || {
+            let out = f(&db).map_err(engine_status)?;
+            // At least this write's batch: waiting for it covers the write.
+            Ok((out, db.last_seq()))
+        })
+        .await?;
+        self.replication.wait_replicated(out.1).await?;
+        Ok(out.0)
     }
 
     /// Runs a longer read (scans, queries) on a blocking thread, once one of the
@@ -276,6 +290,19 @@ where
     tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
         .map_err(|e| Status::internal(format!("a request handler failed: {e}")))?
+}
+
+/// Runs an engine call on the blocking pool, keeping the engine's error.
+pub async fn blocking_engine<T, F>(f: F) -> shinydb_engine::Result<T>
+where
+    F: FnOnce() -> shinydb_engine::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(shinydb_engine::Error::Internal(format!(
+            "a task failed: {e}"
+        )))
+    })
 }
 
 /// Fails with `DeadlineExceeded` when `fut` takes longer than `deadline`. A write already

@@ -118,6 +118,9 @@ pub(crate) struct Inner {
     visible: AtomicU64,
     /// WAL records after this sequence number are kept for replicas (`u64::MAX`: none).
     log_retention: AtomicU64,
+    /// Named holds on the log (a replica's or the archive's position): `log_retention` is
+    /// their minimum.
+    log_holds: Mutex<BTreeMap<String, u64>>,
     /// Local writes are refused: only another engine's log is applied.
     read_only: AtomicBool,
     /// The newest batches in memory, for replicas near the tail ([`Db::keep_log_tail`]).
@@ -187,6 +190,7 @@ impl Db {
             read: ArcSwap::from_pointee(read),
             visible: AtomicU64::new(outcome.last_seq),
             log_retention: AtomicU64::new(if opts.retain_log { 0 } else { u64::MAX }),
+            log_holds: Mutex::new(BTreeMap::new()),
             read_only: AtomicBool::new(opts.read_only),
             on_visible: arc_swap::ArcSwapOption::empty(),
             tail: Mutex::new(replication::Tail::default()),

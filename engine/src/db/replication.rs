@@ -41,13 +41,25 @@ impl Db {
         Ok(total)
     }
 
-    /// Keeps every log record after `seq` for [`Db::read_log`] (a replica's position), or
-    /// lets checkpoints trim the log freely again (`None`).
+    /// Keeps every log record after `seq` for [`Db::read_log`], or lets checkpoints trim the
+    /// log freely again (`None`): the one-holder form of [`Db::hold_log`].
     pub fn retain_log_after(&self, seq: Option<u64>) {
-        self.inner.log_retention.store(
-            seq.unwrap_or(u64::MAX),
-            std::sync::atomic::Ordering::Release,
-        );
+        self.hold_log("", seq);
+    }
+
+    /// Holds the log after `seq` for holder `name` (a replica, the archive), or releases the
+    /// hold (`None`). Checkpoints keep every record after the lowest hold. With
+    /// [`crate::Options::retain_log`] the whole log is kept until the first hold is set.
+    pub fn hold_log(&self, name: &str, seq: Option<u64>) {
+        let mut holds = self.inner.log_holds.lock();
+        match seq {
+            Some(s) => holds.insert(name.to_string(), s),
+            None => holds.remove(name),
+        };
+        let floor = holds.values().copied().min().unwrap_or(u64::MAX);
+        self.inner
+            .log_retention
+            .store(floor, std::sync::atomic::Ordering::Release);
     }
 
     /// Up to `limit` committed batches after sequence number `after`, oldest first. Fails with
@@ -137,6 +149,16 @@ impl Db {
         self.inner
             .read_only
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Releases every hold whose holder's name starts with `prefix`.
+    pub fn release_log_holds(&self, prefix: &str) {
+        let mut holds = self.inner.log_holds.lock();
+        holds.retain(|name, _| !name.starts_with(prefix));
+        let floor = holds.values().copied().min().unwrap_or(u64::MAX);
+        self.inner
+            .log_retention
+            .store(floor, std::sync::atomic::Ordering::Release);
     }
 
     /// Keeps the newest batches, up to `bytes` of operations, in memory, so that

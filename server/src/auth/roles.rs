@@ -7,9 +7,10 @@
 //! | create or drop stores and indexes | `admin` in the space |
 //! | create or drop spaces, users, roles; other users' keys and passwords; server stats and log level | global `admin` |
 //! | list spaces (only those it may read), own password, own API keys, logout, whoami, server info | any authenticated user |
+//! | stream the replication log, take a seeding snapshot | global `replication` or global `admin` |
 //!
 //! A grant without a space applies to every space. Roles are ordered: `admin` includes
-//! `read_write`, which includes `read_only`. System spaces (names starting with `_`) are never
+//! `read_write`, which includes `read_only`; `replication` (global only) includes nothing else. System spaces (names starting with `_`) are never
 //! reachable through the document, query or catalog services.
 
 use std::{fmt, sync::Arc};
@@ -22,6 +23,9 @@ use tonic::Status;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Only the replication log and snapshots, globally (a follower's credential). First, so
+    /// that it includes no other role.
+    Replication,
     /// Reads.
     ReadOnly,
     /// Reads and document writes.
@@ -33,6 +37,7 @@ pub enum Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Role::Replication => "replication",
             Role::ReadOnly => "read_only",
             Role::ReadWrite => "read_write",
             Role::Admin => "admin",
@@ -47,8 +52,9 @@ impl Role {
             Ok(v1::Role::ReadOnly) => Ok(Role::ReadOnly),
             Ok(v1::Role::ReadWrite) => Ok(Role::ReadWrite),
             Ok(v1::Role::Admin) => Ok(Role::Admin),
+            Ok(v1::Role::Replication) => Ok(Role::Replication),
             _ => Err(Status::invalid_argument(format!(
-                "role {v} is not one of read_only (1), read_write (2), admin (3)"
+                "role {v} is not one of read_only (1), read_write (2), admin (3), replication (4)"
             ))),
         }
     }
@@ -59,6 +65,7 @@ impl Role {
             Role::ReadOnly => v1::Role::ReadOnly,
             Role::ReadWrite => v1::Role::ReadWrite,
             Role::Admin => v1::Role::Admin,
+            Role::Replication => v1::Role::Replication,
         }
     }
 }
@@ -93,10 +100,15 @@ impl Grant {
             }
             Some(s) => Some(s.to_string()),
         };
-        Ok(Grant {
-            role: Role::from_proto(g.role)?,
-            space,
-        })
+        let role = Role::from_proto(g.role)?;
+        if role == Role::Replication
+            && let Some(s) = &space
+        {
+            return Err(Status::invalid_argument(format!(
+                "the replication role is global; it cannot be granted on space {s}"
+            )));
+        }
+        Ok(Grant { role, space })
     }
 
     /// To the protocol.
@@ -117,6 +129,8 @@ pub enum Access {
     Write,
     /// Change stores, indexes (in a space) or spaces, users and settings (globally).
     Admin,
+    /// Read the replication log and snapshots (the `replication` role or global admin).
+    Replicate,
 }
 
 impl Access {
@@ -125,6 +139,7 @@ impl Access {
             Access::Read => Role::ReadOnly,
             Access::Write => Role::ReadWrite,
             Access::Admin => Role::Admin,
+            Access::Replicate => Role::Replication,
         }
     }
 
@@ -133,6 +148,7 @@ impl Access {
             Access::Read => "read",
             Access::Write => "write",
             Access::Admin => "administer",
+            Access::Replicate => "replicate",
         }
     }
 }
@@ -164,6 +180,12 @@ impl Principal {
     pub fn allows(&self, access: Access, space: Option<&str>) -> bool {
         if space.is_some_and(|s| s.starts_with('_')) {
             return false;
+        }
+        if access == Access::Replicate {
+            return self
+                .grants
+                .iter()
+                .any(|g| g.space.is_none() && matches!(g.role, Role::Replication | Role::Admin));
         }
         let need = access.role();
         self.grants.iter().any(|g| {

@@ -12,7 +12,7 @@
 //! history it was restored from. Slices are written create-only and never rewritten; a range no
 //! slice covers is a gap that restores refuse to cross.
 //!
-//! The local log is kept until it is archived ([`shinydb_engine::Db::retain_log_after`]), up
+//! The local log is kept until it is archived ([`shinydb_engine::Db::hold_log`]), up
 //! to `max_pending_bytes`: past it the server lets the log go and records the gap, rather
 //! than fill its own disk.
 
@@ -35,6 +35,8 @@ use crate::{auth::now_ms, config::BackupConfig, metrics::Metrics};
 /// The file in the data directory that holds its lineage id.
 pub const LINEAGE_FILE: &str = "lineage";
 
+/// The archiver's hold on the local log (beside each follower's).
+const ARCHIVE_HOLD: &str = "archive";
 /// Batches read from the engine per slice at most.
 const SLICE_RECORDS: usize = 4096;
 /// How often the archiver looks for new batches.
@@ -211,7 +213,7 @@ impl Archiver {
         lineage: String,
         metrics: Arc<Metrics>,
     ) -> Archiver {
-        db.retain_log_after(Some(0));
+        db.hold_log(ARCHIVE_HOLD, Some(0));
         let status = Arc::new(Mutex::new(ArchiveStatus {
             lineage: lineage.clone(),
             ..ArchiveStatus::default()
@@ -381,7 +383,7 @@ impl Run {
             Some(s) => s.last,
         };
         self.archived = Some(archived);
-        self.db.retain_log_after(Some(archived));
+        self.db.hold_log(ARCHIVE_HOLD, Some(archived));
         self.status.lock().archived_seq = archived;
         Ok(archived)
     }
@@ -401,7 +403,7 @@ impl Run {
                 self.record_gap(after + 1, resume);
                 self.archived = Some(resume);
                 self.released = false;
-                self.db.retain_log_after(Some(resume));
+                self.db.hold_log(ARCHIVE_HOLD, Some(resume));
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -453,7 +455,7 @@ impl Run {
         // was let go past the cap.
         self.archived = Some(end);
         self.released = false;
-        self.db.retain_log_after(Some(end));
+        self.db.hold_log(ARCHIVE_HOLD, Some(end));
         self.metrics.backup.archived_slices.inc();
         self.metrics.backup.archived_bytes.inc_by(bytes);
         self.metrics
@@ -500,7 +502,7 @@ impl Run {
                 cap = self.cfg.archive.max_pending_bytes.0,
                 "the store has not taken the log for too long: letting the local log go; the archive will have a gap"
             );
-            self.db.retain_log_after(None);
+            self.db.hold_log(ARCHIVE_HOLD, None);
             self.released = true;
         }
         Ok(())

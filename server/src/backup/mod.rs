@@ -24,7 +24,7 @@ mod error;
 mod location;
 mod manifest;
 mod progress;
-mod restore;
+pub(crate) mod restore;
 mod retention;
 
 pub use archive::{ArchiveStatus, LINEAGE_FILE, lineage};

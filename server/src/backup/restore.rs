@@ -555,7 +555,7 @@ async fn check_opens(dir: &Path, id: &str, want: u64) -> Result<(), BackupError>
 }
 
 /// Moves `staging` to `target`; an existing `target` is moved aside first and removed after.
-fn swap_into_place(staging: &Path, target: &Path, id: &str) -> Result<(), BackupError> {
+pub(crate) fn swap_into_place(staging: &Path, target: &Path, id: &str) -> Result<(), BackupError> {
     let old = sibling(target, &format!("replaced-by-{id}"))?;
     let had_old = target.exists();
     if had_old {
@@ -577,7 +577,7 @@ fn swap_into_place(staging: &Path, target: &Path, id: &str) -> Result<(), Backup
 }
 
 /// `<parent>/.<name>.<suffix>`, on the same file system as `dir` (so renames are atomic).
-fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf, BackupError> {
+pub(crate) fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf, BackupError> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

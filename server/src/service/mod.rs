@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod convert;
 pub mod documents;
 pub mod query;
+pub mod replication;
 pub mod server;
 pub mod stream;
 pub mod users;

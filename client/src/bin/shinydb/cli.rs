@@ -89,6 +89,9 @@ pub enum Role {
     ReadWrite,
     /// Read documents and the catalog.
     ReadOnly,
+    /// Only stream the replication log and take seeding snapshots (a follower's credential;
+    /// global only).
+    Replication,
 }
 
 /// The subcommands.
@@ -148,6 +151,9 @@ pub enum Command {
     /// Backups to the server's object store (global admin).
     #[command(subcommand)]
     Backup(BackupCmd),
+    /// Replication: the role, followers and their lag; role changes (global admin).
+    #[command(subcommand)]
+    Replica(ReplicaCmd),
     /// The server's version, uptime and (for admins) statistics.
     Status,
     /// Exits 0 once the server answers its health check.
@@ -311,6 +317,22 @@ pub enum BackupCmd {
     },
     /// Shows whether the log is archived, how far, and which moments a restore can reach.
     Status,
+}
+
+/// `replica ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReplicaCmd {
+    /// Shows the role, epoch, leader, and each follower's positions and lag.
+    Status,
+    /// Makes this follower the leader of a new epoch.
+    Promote,
+    /// Makes this leader read-only until it is told to follow.
+    Demote,
+    /// Makes this server follow the leader at ENDPOINT (https://host:port).
+    Follow {
+        /// The leader's endpoint.
+        endpoint: String,
+    },
 }
 
 /// `apikey ...`.

@@ -47,6 +47,7 @@ pub async fn run_command(c: &Client, cmd: Command) -> CliResult<String> {
         Command::User(cmd) => manage::user(c, cmd).await,
         Command::Apikey(cmd) => manage::apikey(c, cmd).await,
         Command::Backup(cmd) => manage::backup(c, cmd).await,
+        Command::Replica(cmd) => manage::replica(c, cmd).await,
         Command::Status => manage::status(c).await,
         Command::Ping { wait } => manage::ping(c, Duration::from_secs(wait)).await,
         Command::Shell => Err(CliError::Usage("the shell does not nest".into())),

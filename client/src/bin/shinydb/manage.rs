@@ -7,7 +7,7 @@ use shinydb_client::{Client, Error, proto};
 use tonic::Code;
 
 use crate::{
-    cli::{ApiKeyCmd, BackupCmd, IndexCmd, Role, SpaceCmd, StoreCmd, UserCmd},
+    cli::{ApiKeyCmd, BackupCmd, IndexCmd, ReplicaCmd, Role, SpaceCmd, StoreCmd, UserCmd},
     connect::{stdin_line, target},
     error::{CliError, CliResult},
 };
@@ -26,6 +26,7 @@ fn role(r: Role) -> proto::Role {
         Role::Admin => proto::Role::Admin,
         Role::ReadWrite => proto::Role::ReadWrite,
         Role::ReadOnly => proto::Role::ReadOnly,
+        Role::Replication => proto::Role::Replication,
     }
 }
 
@@ -36,6 +37,7 @@ fn grants(g: &[proto::Grant]) -> String {
                 Ok(proto::Role::Admin) => "admin",
                 Ok(proto::Role::ReadWrite) => "read_write",
                 Ok(proto::Role::ReadOnly) => "read_only",
+                Ok(proto::Role::Replication) => "replication",
                 _ => "unknown",
             };
             match &g.space {
@@ -244,6 +246,92 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
         }
         BackupCmd::Status => backup_status(&c.backup_status().await?),
     })
+}
+
+/// `replica ...`.
+pub async fn replica(c: &Client, cmd: ReplicaCmd) -> CliResult<String> {
+    Ok(match cmd {
+        ReplicaCmd::Status => replica_status(&c.replica_status().await?),
+        ReplicaCmd::Promote => {
+            let p = c.promote().await?;
+            format!(
+                "promoted: this server leads epoch {} from batch {}",
+                p.epoch, p.start_seq
+            )
+        }
+        ReplicaCmd::Demote => {
+            let last = c.demote().await?;
+            format!("demoted: read-only after batch {last}; tell it whom to follow")
+        }
+        ReplicaCmd::Follow { endpoint } => {
+            c.follow(&endpoint).await?;
+            format!("following {endpoint}")
+        }
+    })
+}
+
+/// `replica status`: the server's part, then a table of its followers.
+fn replica_status(s: &proto::ReplicationStatusResponse) -> String {
+    let mut rows = vec![
+        vec!["role".into(), s.role.clone()],
+        vec!["epoch".into(), s.epoch.to_string()],
+        vec!["lineage".into(), s.lineage.clone()],
+        vec!["last batch".into(), s.last_seq.to_string()],
+    ];
+    if s.role == "leader" {
+        rows.push(vec!["commit batch".into(), s.commit_seq.to_string()]);
+        rows.push(vec![
+            "sync replicas".into(),
+            format!("{} ({})", s.sync_replicas, s.sync_state),
+        ]);
+    }
+    if s.role == "follower" {
+        rows.push(vec!["leader".into(), s.leader.clone()]);
+        rows.push(vec!["state".into(), s.state.clone()]);
+        rows.push(vec![
+            "lag".into(),
+            format!("{:.3} s, {} batches", s.lag_seconds, s.lag_batches),
+        ]);
+        if !s.last_error.is_empty() {
+            rows.push(vec!["last error".into(), s.last_error.clone()]);
+        }
+    }
+    rows.push(vec!["seeds".into(), s.seeds.to_string()]);
+    rows.push(vec!["rollbacks".into(), s.rollbacks.to_string()]);
+    let mut out = table(&["", ""], rows);
+    if !s.followers.is_empty() {
+        let followers = s
+            .followers
+            .iter()
+            .map(|f| {
+                vec![
+                    f.name.clone(),
+                    f.addr.clone(),
+                    f.durable_seq.to_string(),
+                    f.applied_seq.to_string(),
+                    format!("{:.3}", f.lag_seconds),
+                    f.lag_batches.to_string(),
+                    f.lag_bytes.to_string(),
+                    if f.sync { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(
+            &[
+                "follower",
+                "address",
+                "durable",
+                "applied",
+                "lag s",
+                "lag batches",
+                "lag bytes",
+                "sync",
+            ],
+            followers,
+        ));
+    }
+    out
 }
 
 /// Takes a base backup; on a terminal, a bar of its bytes from `Backups/Status` meanwhile.

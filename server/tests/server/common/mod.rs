@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod replica;
 pub mod restore;
 
 use std::{
@@ -301,6 +302,17 @@ impl Load {
 
     pub fn count(&self) -> usize {
         self.acked.lock().expect("lock").len()
+    }
+
+    /// Stops every writer now (a write in flight may still be applied, unacknowledged).
+    pub async fn stop(self) -> Vec<i64> {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = futures::future::join_all(self.tasks).await;
+        let mut v = self.acked.lock().expect("lock").clone();
+        v.sort_unstable();
+        v
     }
 
     /// Waits for every writer to stop (they stop when the server does).

@@ -1,0 +1,354 @@
+//! Replication: a leader ships its log to followers, which apply it read-only and can take
+//! over.
+//!
+//! - [`leader`]: serving a follower's stream from its position (from the engine's in-memory
+//!   tail when it is near), holding the log each follower still needs, and waiting for
+//!   `sync_replicas` acknowledgements before a write's client is told.
+//! - [`follower`]: the loop that connects to the leader, applies its batches (many per sync)
+//!   and acknowledges them; it seeds, or rolls back a diverged tail and seeds, by itself.
+//! - [`seed`]: a consistent snapshot of the leader's files, streamed with a SHA-256 per
+//!   chunk, checked, opened and swapped in before the engine opens.
+//! - [`epoch`]: epochs, recorded in the data itself (`_system.epochs`), so they replicate
+//!   like data and survive a seed.
+//!
+//! Who leads is decided outside (a person, or the operator); servers never elect themselves.
+
+pub mod epoch;
+mod error;
+pub mod follower;
+pub mod leader;
+pub mod seed;
+
+use std::{path::PathBuf, sync::Arc};
+
+pub use error::ReplicationError;
+use parking_lot::Mutex;
+use shinydb_engine::Db;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tonic::{Status, metadata::MetadataValue};
+use tracing::{info, warn};
+
+use crate::{
+    config::{ReplicationConfig, ReplicationRole, TlsConfig},
+    metrics::Metrics,
+};
+
+/// The response header naming the leader, on writes a follower refuses.
+pub const LEADER_HEADER: &str = "x-shinydb-leader";
+
+/// What this server is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// No replication.
+    Standalone,
+    /// Takes writes and serves its log.
+    Leader,
+    /// Applies the log of the leader at this endpoint.
+    Follower(String),
+    /// A former leader, read-only, not yet told whom to follow.
+    Demoted,
+}
+
+impl Role {
+    /// The name status reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Standalone => "standalone",
+            Role::Leader => "leader",
+            Role::Follower(_) => "follower",
+            Role::Demoted => "demoted",
+        }
+    }
+}
+
+/// Why the server must stop serving and start again: the data directory is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restart {
+    /// Seed from the leader at this endpoint (the follower fell behind what it keeps, or
+    /// diverged), then follow it.
+    Seed {
+        /// The leader.
+        leader: String,
+    },
+}
+
+/// The replication state of one server.
+pub struct Replication {
+    db: Arc<Db>,
+    cfg: ReplicationConfig,
+    tls: TlsConfig,
+    data_dir: PathBuf,
+    lineage: String,
+    metrics: Arc<Metrics>,
+    role: Mutex<Role>,
+    visible: watch::Receiver<u64>,
+    /// The leader side: connected followers and their positions.
+    pub(crate) followers: leader::Followers,
+    /// The follower side: the running loop and what it saw.
+    follower: Mutex<Option<CancellationToken>>,
+    pub(crate) follower_status: Arc<Mutex<follower::FollowerState>>,
+    restart: watch::Sender<Option<Restart>>,
+}
+
+impl Replication {
+    /// Replication for `db` as `cfg` starts it; does not start the follower loop
+    /// ([`Replication::start`] does).
+    pub fn new(
+        db: Arc<Db>,
+        cfg: ReplicationConfig,
+        tls: TlsConfig,
+        data_dir: PathBuf,
+        lineage: String,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Replication> {
+        let (tx, visible) = watch::channel(db.last_seq());
+        db.on_visible(Some(Box::new(move |seq| {
+            tx.send_replace(seq);
+        })));
+        let role = match (&cfg.role, &cfg.leader) {
+            (ReplicationRole::Standalone, _) => Role::Standalone,
+            (ReplicationRole::Leader, _) => Role::Leader,
+            (ReplicationRole::Follower, Some(l)) => Role::Follower(l.clone()),
+            (ReplicationRole::Follower, None) => Role::Demoted,
+        };
+        if role != Role::Standalone {
+            db.keep_log_tail(usize::try_from(cfg.tail_bytes.0).unwrap_or(usize::MAX));
+        }
+        db.set_read_only(matches!(role, Role::Follower(_) | Role::Demoted));
+        let (restart, _) = watch::channel(None);
+        Arc::new(Replication {
+            followers: leader::Followers::new(cfg.max_retained_bytes.0),
+            db,
+            cfg,
+            tls,
+            data_dir,
+            lineage,
+            metrics,
+            role: Mutex::new(role),
+            visible,
+            follower: Mutex::new(None),
+            follower_status: Arc::new(Mutex::new(follower::FollowerState::default())),
+            restart,
+        })
+    }
+
+    /// Starts what the role needs: a leader's epoch and log hold, a follower's loop.
+    pub async fn start(self: &Arc<Self>) -> Result<(), ReplicationError> {
+        let role = self.role();
+        self.metrics.replication_role.set(role_metric(&role));
+        match role {
+            Role::Leader => {
+                let db = Arc::clone(&self.db);
+                let name = self.name();
+                let epoch = crate::state::blocking_engine(move || epoch::ensure(&db, &name))
+                    .await
+                    .map_err(ReplicationError::Epoch)?;
+                self.metrics.replication_epoch.set(epoch as i64);
+                self.followers.hold_start(&self.db);
+                leader::spawn_retention(Arc::clone(self));
+            }
+            Role::Follower(leader) => self.spawn_follower(leader),
+            Role::Standalone | Role::Demoted => {}
+        }
+        Ok(())
+    }
+
+    /// The role now.
+    pub fn role(&self) -> Role {
+        self.role.lock().clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReplicationConfig {
+        &self.cfg
+    }
+
+    /// The TLS configuration (a follower's client certificate and trusted CA).
+    pub fn tls(&self) -> &TlsConfig {
+        &self.tls
+    }
+
+    /// The data directory's lineage.
+    pub fn lineage(&self) -> &str {
+        &self.lineage
+    }
+
+    /// The engine.
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The name this server goes by: `replication.name`, else the host name.
+    pub fn name(&self) -> String {
+        self.cfg.name.clone().unwrap_or_else(|| {
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
+    /// The newest epoch in the data.
+    pub fn epoch(&self) -> Result<u64, ReplicationError> {
+        epoch::current(&self.db).map_err(ReplicationError::Epoch)
+    }
+
+    /// A receiver of the engine's visible sequence number.
+    pub fn visible(&self) -> watch::Receiver<u64> {
+        self.visible.clone()
+    }
+
+    /// Resolves when the server must stop and start again, with why.
+    pub fn restart_requested(&self) -> watch::Receiver<Option<Restart>> {
+        self.restart.subscribe()
+    }
+
+    /// Asks the server to stop serving and start again.
+    pub(crate) fn request_restart(&self, why: Restart) {
+        self.restart.send_replace(Some(why));
+    }
+
+    /// `Ok` when this server takes writes; otherwise the error a client gets: the leader's
+    /// endpoint (also in the `x-shinydb-leader` header) for a follower.
+    pub fn check_writable(&self) -> Result<(), Status> {
+        match &*self.role.lock() {
+            Role::Standalone | Role::Leader => Ok(()),
+            Role::Follower(leader) => {
+                let mut s = Status::failed_precondition(format!(
+                    "this server is a read-only follower of {leader}: send writes to the leader"
+                ));
+                if let Ok(v) = MetadataValue::try_from(leader.as_str()) {
+                    s.metadata_mut().insert(LEADER_HEADER, v);
+                }
+                Err(s)
+            }
+            Role::Demoted => Err(Status::unavailable(
+                "this server was demoted and follows no leader yet: retry against the new leader",
+            )),
+        }
+    }
+
+    /// Waits until `sync_replicas` followers have batch `seq` durably (on a leader with
+    /// synchronous followers); with too few connected, `preferred` returns at once.
+    pub async fn wait_replicated(&self, seq: u64) -> Result<(), Status> {
+        if self.cfg.sync_replicas == 0 || *self.role.lock() != Role::Leader {
+            return Ok(());
+        }
+        self.followers
+            .wait_durable(
+                seq,
+                self.cfg.sync_replicas,
+                self.cfg.sync_durability,
+                &self.metrics,
+            )
+            .await
+    }
+
+    /// Makes this server the leader of a new epoch: stops following, writes the epoch record,
+    /// takes writes.
+    pub async fn promote(self: &Arc<Self>) -> Result<(u64, u64), ReplicationError> {
+        if *self.role.lock() == Role::Leader {
+            return Err(ReplicationError::AlreadyLeader);
+        }
+        self.stop_follower();
+        self.db
+            .keep_log_tail(usize::try_from(self.cfg.tail_bytes.0).unwrap_or(usize::MAX));
+        self.db.set_read_only(false);
+        let db = Arc::clone(&self.db);
+        let name = self.name();
+        let begun = crate::state::blocking_engine(move || epoch::begin(&db, &name)).await;
+        let (epoch, start) = match begun {
+            Ok(v) => v,
+            Err(e) => {
+                self.db.set_read_only(true);
+                return Err(ReplicationError::Epoch(e));
+            }
+        };
+        *self.role.lock() = Role::Leader;
+        self.followers.hold_start(&self.db);
+        leader::spawn_retention(Arc::clone(self));
+        self.metrics
+            .replication_role
+            .set(role_metric(&Role::Leader));
+        self.metrics.replication_epoch.set(epoch as i64);
+        info!(epoch, start_seq = start, "promoted: this server leads");
+        Ok((epoch, start))
+    }
+
+    /// Makes this leader read-only; its followers' streams end.
+    pub fn demote(&self) -> Result<u64, ReplicationError> {
+        let mut role = self.role.lock();
+        if *role != Role::Leader {
+            return Err(ReplicationError::NotLeader(role.name()));
+        }
+        self.db.set_read_only(true);
+        *role = Role::Demoted;
+        drop(role);
+        self.followers.disconnect_all();
+        self.metrics
+            .replication_role
+            .set(role_metric(&Role::Demoted));
+        let last = self.db.last_seq();
+        warn!(last_seq = last, "demoted: this server takes no writes");
+        Ok(last)
+    }
+
+    /// Follows the leader at `endpoint` from now on.
+    pub fn follow(self: &Arc<Self>, endpoint: &str) -> Result<(), ReplicationError> {
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            return Err(ReplicationError::BadEndpoint(endpoint.to_string()));
+        }
+        {
+            let mut role = self.role.lock();
+            self.db.set_read_only(true);
+            if *role == Role::Leader {
+                self.followers.disconnect_all();
+            }
+            *role = Role::Follower(endpoint.to_string());
+        }
+        self.db
+            .keep_log_tail(usize::try_from(self.cfg.tail_bytes.0).unwrap_or(usize::MAX));
+        self.stop_follower();
+        self.spawn_follower(endpoint.to_string());
+        self.metrics
+            .replication_role
+            .set(role_metric(&Role::Follower(String::new())));
+        Ok(())
+    }
+
+    /// Stops the follower loop, if one runs (at shutdown, or before a role change).
+    pub fn stop_follower(&self) {
+        if let Some(t) = self.follower.lock().take() {
+            t.cancel();
+        }
+    }
+
+    fn spawn_follower(self: &Arc<Self>, leader: String) {
+        let stop = CancellationToken::new();
+        *self.follower.lock() = Some(stop.clone());
+        let me = Arc::clone(self);
+        tokio::spawn(async move { follower::run(me, leader, stop).await });
+    }
+
+    /// The data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+}
+
+/// The `shinydb_replication_role` gauge's value: 0 standalone, 1 leader, 2 follower,
+/// 3 demoted.
+fn role_metric(r: &Role) -> i64 {
+    match r {
+        Role::Standalone => 0,
+        Role::Leader => 1,
+        Role::Follower(_) => 2,
+        Role::Demoted => 3,
+    }
+}
