@@ -4,7 +4,8 @@
 //! decode or hold a large message.
 //!
 //! The handlers check the credentials again (and the roles): this layer only decides whether a
-//! body is worth reading.
+//! body is worth reading. It also refuses a request whose staleness bound
+//! (`x-shinydb-max-staleness-ms`) a follower cannot meet (for a stream: when it opens).
 
 use std::task::{Context, Poll};
 
@@ -79,6 +80,9 @@ where
                     message = status.message(),
                     "request refused before its body was read"
                 );
+                return Either::Left(ready(Ok(status.into_http())));
+            }
+            if let Err(status) = self.state.replication.check_staleness(req.headers()) {
                 return Either::Left(ready(Ok(status.into_http())));
             }
         }

@@ -36,6 +36,8 @@ use crate::{
 
 /// The response header naming the leader, on writes a follower refuses.
 pub const LEADER_HEADER: &str = "x-shinydb-leader";
+/// The request header bounding how stale a follower's answer may be, in milliseconds.
+pub const MAX_STALENESS_HEADER: &str = "x-shinydb-max-staleness-ms";
 
 /// What this server is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +233,66 @@ impl Replication {
             Role::Demoted => Err(Status::unavailable(
                 "this server was demoted and follows no leader yet: retry against the new leader",
             )),
+        }
+    }
+
+    /// How stale this server's data may be, in milliseconds (`None`: it leads or stands
+    /// alone, so it is current). A follower that has every batch its leader announced is as
+    /// stale as the leader's last message; one that lacks some, as old as its newest batch
+    /// (by the leader's clock); one that never heard from a leader, `u64::MAX`.
+    pub fn staleness_ms(&self) -> Option<u64> {
+        if matches!(*self.role.lock(), Role::Standalone | Role::Leader) {
+            return None;
+        }
+        let st = self.follower_status.lock();
+        let fresh_at = if self.db.last_seq() >= st.leader_seq {
+            u64::try_from(st.leader_time_ms).unwrap_or(0)
+        } else {
+            st.applied_commit_ms
+        };
+        if fresh_at == 0 {
+            return Some(u64::MAX);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Some(now.saturating_sub(fresh_at))
+    }
+
+    /// `Ok` unless the request bounds its staleness (`x-shinydb-max-staleness-ms`) below how
+    /// stale this follower may be.
+    pub fn check_staleness(&self, headers: &http::HeaderMap) -> Result<(), Status> {
+        let Some(v) = headers.get(MAX_STALENESS_HEADER) else {
+            return Ok(());
+        };
+        let bound: u64 = v
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "{MAX_STALENESS_HEADER} must be a whole number of milliseconds"
+                ))
+            })?;
+        match self.staleness_ms() {
+            Some(stale) if stale > bound => {
+                let behind = if stale == u64::MAX {
+                    "has not heard from its leader".to_string()
+                } else {
+                    format!("may be {stale} ms behind its leader")
+                };
+                let mut s = Status::failed_precondition(format!(
+                    "this follower {behind}; the request accepts at most {bound} ms \
+                     ({MAX_STALENESS_HEADER}): read from the leader or a fresher follower"
+                ));
+                if let Role::Follower(l) = &*self.role.lock()
+                    && let Ok(v) = MetadataValue::try_from(l.as_str())
+                {
+                    s.metadata_mut().insert(LEADER_HEADER, v);
+                }
+                Err(s)
+            }
+            _ => Ok(()),
         }
     }
 
