@@ -56,10 +56,7 @@ impl Db {
             Some(s) => holds.insert(name.to_string(), s),
             None => holds.remove(name),
         };
-        let floor = holds.values().copied().min().unwrap_or(u64::MAX);
-        self.inner
-            .log_retention
-            .store(floor, std::sync::atomic::Ordering::Release);
+        self.set_log_floor(&holds);
     }
 
     /// Up to `limit` committed batches after sequence number `after`, oldest first. Fails with
@@ -155,6 +152,11 @@ impl Db {
     pub fn release_log_holds(&self, prefix: &str) {
         let mut holds = self.inner.log_holds.lock();
         holds.retain(|name, _| !name.starts_with(prefix));
+        self.set_log_floor(&holds);
+    }
+
+    /// Checkpoints keep every record after the lowest of `holds`.
+    fn set_log_floor(&self, holds: &std::collections::BTreeMap<String, u64>) {
         let floor = holds.values().copied().min().unwrap_or(u64::MAX);
         self.inner
             .log_retention

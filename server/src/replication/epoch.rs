@@ -69,9 +69,7 @@ pub fn begin(db: &Db, leader: &str) -> Result<(u64, u64)> {
     }
     let epoch = current(db)? + 1;
     let start = db.last_seq() + 1;
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let at_ms = crate::auth::now_ms();
     db.insert(
         SYSTEM_SPACE,
         EPOCHS,

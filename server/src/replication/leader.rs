@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Status, Streaming, metadata::MetadataValue};
 use tracing::{info, warn};
 
-use super::{Replication, Role, epoch};
+use super::{Replication, Role, epoch, now_ms};
 use crate::{config::SyncDurability, metrics::Metrics};
 
 /// The most log bytes in one message.
@@ -497,7 +497,7 @@ pub fn spawn_retention(r: Arc<Replication>) {
                 continue;
             };
             let connected: Vec<FollowerView> = r.followers.views();
-            // Once every follower seen since the start reported, the start hold goes.
+            // Once a follower reports where it is, the hold from the start goes.
             if !connected.is_empty() {
                 r.db().hold_log(START_HOLD, None);
             }
@@ -523,10 +523,4 @@ pub fn spawn_retention(r: Arc<Replication>) {
             }
         }
     });
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -115,7 +115,7 @@ impl Replication {
             (ReplicationRole::Follower, None) => Role::Demoted,
         };
         if role != Role::Standalone {
-            db.keep_log_tail(usize::try_from(cfg.tail_bytes.0).unwrap_or(usize::MAX));
+            db.keep_log_tail(tail_bytes(&cfg));
         }
         db.set_read_only(matches!(role, Role::Follower(_) | Role::Demoted));
         let (restart, _) = watch::channel(None);
@@ -253,9 +253,7 @@ impl Replication {
         if fresh_at == 0 {
             return Some(u64::MAX);
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let now = now_ms();
         Some(now.saturating_sub(fresh_at))
     }
 
@@ -319,8 +317,7 @@ impl Replication {
             return Err(ReplicationError::AlreadyLeader);
         }
         self.stop_follower();
-        self.db
-            .keep_log_tail(usize::try_from(self.cfg.tail_bytes.0).unwrap_or(usize::MAX));
+        self.db.keep_log_tail(tail_bytes(&self.cfg));
         self.db.set_read_only(false);
         let db = Arc::clone(&self.db);
         let name = self.name();
@@ -374,8 +371,7 @@ impl Replication {
             }
             *role = Role::Follower(endpoint.to_string());
         }
-        self.db
-            .keep_log_tail(usize::try_from(self.cfg.tail_bytes.0).unwrap_or(usize::MAX));
+        self.db.keep_log_tail(tail_bytes(&self.cfg));
         self.stop_follower();
         self.spawn_follower(endpoint.to_string());
         self.metrics
@@ -402,6 +398,16 @@ impl Replication {
     pub(crate) fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub(crate) fn now_ms() -> u64 {
+    u64::try_from(crate::auth::now_ms()).unwrap_or(0)
+}
+
+/// The in-memory log tail's budget, in bytes.
+fn tail_bytes(cfg: &ReplicationConfig) -> usize {
+    usize::try_from(cfg.tail_bytes.0).unwrap_or(usize::MAX)
 }
 
 /// The `shinydb_replication_role` gauge's value: 0 standalone, 1 leader, 2 follower,

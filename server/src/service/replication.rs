@@ -170,9 +170,7 @@ fn status(r: &Replication) -> ReplicationStatusResponse {
     let role = r.role();
     let cfg = r.config();
     let last_seq = r.db().last_seq();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = crate::replication::now_ms();
     let views = r.followers.views();
     let k = cfg.sync_replicas;
     let sync_state = match (&role, k) {
@@ -192,23 +190,14 @@ fn status(r: &Replication) -> ReplicationStatusResponse {
         ),
         _ => (String::new(), String::new(), String::new(), 0.0, 0),
     };
-    let mut by_durable: Vec<u64> = views.iter().map(|v| v.durable).collect();
-    by_durable.sort_unstable_by(|a, b| b.cmp(a));
-    let sync_floor = usize::try_from(k)
-        .ok()
-        .and_then(|k| k.checked_sub(1))
-        .and_then(|i| by_durable.get(i).copied());
+    let commit_seq = r.followers.commit_seq(k, last_seq);
     ReplicationStatusResponse {
         role: role.name().into(),
         epoch: r.epoch().unwrap_or(0),
         leader,
         lineage: r.lineage().to_string(),
         last_seq,
-        commit_seq: if role == Role::Leader {
-            r.followers.commit_seq(k, last_seq)
-        } else {
-            0
-        },
+        commit_seq: if role == Role::Leader { commit_seq } else { 0 },
         sync_replicas: k,
         sync_state: sync_state.into(),
         followers: views
@@ -225,7 +214,7 @@ fn status(r: &Replication) -> ReplicationStatusResponse {
                 },
                 lag_batches: last_seq.saturating_sub(v.durable),
                 lag_bytes: v.unacked_bytes,
-                sync: k > 0 && sync_floor.is_some_and(|f| v.durable >= f),
+                sync: k > 0 && commit_seq > 0 && v.durable >= commit_seq,
             })
             .collect(),
         state,

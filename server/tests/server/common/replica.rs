@@ -94,7 +94,7 @@ impl Cluster {
              ca_file: {}\n  heartbeat_ms: 200\n  leader_timeout_ms: 2000\n{extra}",
             leader.endpoint_uri(),
             self.credential().display(),
-            ca_file(leader).display()
+            leader.ca_path().display()
         )
     }
 
@@ -102,10 +102,6 @@ impl Cluster {
     pub fn follower(&self, leader: &Server, name: &str) -> Server {
         self.start(&self.follower_yaml(leader, name, ""))
     }
-}
-
-fn ca_file(s: &Server) -> PathBuf {
-    s.ca_path()
 }
 
 fn options(yaml: &str) -> ServerOptions {
