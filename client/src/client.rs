@@ -11,14 +11,13 @@ use shinydb_proto::v1::{
 use tonic::{Code, Status, transport::Channel};
 
 use crate::{
-    bearer::BearerToken,
     error::{Applied, Error, Result},
     metrics::{Metrics, MetricsSnapshot},
     options::{BreakerConfig, Credentials, Options, RetryPolicy, Timeouts},
     query::{Query, QueryOutput},
     resilience::{BreakerState, CircuitBreaker, Idempotency, with_retries},
+    routing::{Members, Route},
     store::Store,
-    transport::Pool,
 };
 
 /// Builds a [`Client`].
@@ -96,22 +95,41 @@ impl ClientBuilder {
         self
     }
 
-    /// Connections in the pool (default 2); each carries one pipelined stream.
+    /// Connections in each server's pool (default 2); each carries one pipelined stream.
     pub fn connections(mut self, n: usize) -> Self {
         self.options.connections = n.max(1);
         self
     }
 
+    /// Spreads reads (gets, scans, queries that write nothing, listings) over these
+    /// followers, round-robin; each read accepts an answer at most `max_staleness` behind
+    /// the leader (`None`: any). A follower that is further behind, or unreachable, is
+    /// passed over for the leader. Writes still go to the leader.
+    pub fn read_from_followers(
+        mut self,
+        endpoints: &[&str],
+        max_staleness: Option<Duration>,
+    ) -> Self {
+        self.options.followers = endpoints.iter().map(ToString::to_string).collect();
+        self.options.max_staleness = max_staleness;
+        self
+    }
+
+    /// Whether writes follow a follower's hint to its leader, and look for the leader among
+    /// the followers when it is unreachable (default: yes). Off, such a write fails with
+    /// [`Error::NotLeader`].
+    pub fn follow_leader(mut self, on: bool) -> Self {
+        self.options.follow_leader = on;
+        self
+    }
+
     /// The client; connections open on first use. Must be called within a Tokio runtime.
     pub fn build(self) -> Result<Client> {
-        let auth = Arc::new(BearerToken::new(self.options.credentials.clone()));
-        let pool = Pool::new(&self.options, &auth)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 breaker: CircuitBreaker::new(self.options.breaker),
+                members: Members::new(self.options.clone())?,
                 options: self.options,
-                auth,
-                pool,
                 metrics: Metrics::default(),
             }),
         })
@@ -127,8 +145,7 @@ impl ClientBuilder {
 
 struct Inner {
     options: Options,
-    auth: Arc<BearerToken>,
-    pool: Pool,
+    members: Members,
     breaker: CircuitBreaker,
     metrics: Metrics,
 }
@@ -202,13 +219,22 @@ impl Client {
                 retry: RetryPolicy::default(),
                 breaker: BreakerConfig::default(),
                 connections: 2,
+                followers: Vec::new(),
+                max_staleness: None,
+                follow_leader: true,
             },
         }
     }
 
-    /// The endpoint it connects to.
+    /// The endpoint it was built for.
     pub fn endpoint(&self) -> &str {
         &self.inner.options.endpoint
+    }
+
+    /// The endpoint writes go to now: the one it was built for, until a follower named
+    /// another leader.
+    pub fn leader_endpoint(&self) -> String {
+        self.inner.members.leader_endpoint()
     }
 
     /// A handle to one store, for document operations.
@@ -248,8 +274,8 @@ impl Client {
         }
     }
 
-    /// Runs one pipelined operation with retries; `Unauthenticated` after an expired session
-    /// logs in again once.
+    /// Runs one pipelined operation with retries, on the server its route picks;
+    /// `Unauthenticated` after an expired session logs in again once.
     pub(crate) async fn pipelined(
         &self,
         name: &'static str,
@@ -257,31 +283,38 @@ impl Client {
         op: Op,
     ) -> Result<R> {
         let i = &self.inner;
+        let route = match op {
+            Op::Get(_) | Op::Scan(_) => Route::Read,
+            _ => Route::Leader,
+        };
         with_retries(name, &i.options.retry, &i.breaker, &i.metrics, idem, || {
-            let op = op.clone();
-            async move {
-                let conn = i.pool.get();
-                let r = self
-                    .bounded(conn.pipeline.call(op.clone(), self.timeout_ms()))
-                    .await;
-                match r {
-                    Err(Error::Server {
-                        code: Code::Unauthenticated,
-                        ..
-                    }) if i.auth.can_refresh() => {
-                        let stale = i.auth.bearer(&conn.channel).await?;
-                        i.auth.refresh(&conn.channel, &stale).await?;
-                        self.bounded(conn.pipeline.call(op, self.timeout_ms()))
-                            .await
+            i.members.run(route, |pool| {
+                let op = op.clone();
+                async move {
+                    let conn = pool.get();
+                    let r = self
+                        .bounded(conn.pipeline.call(op.clone(), self.timeout_ms()))
+                        .await;
+                    match r {
+                        Err(Error::Server {
+                            code: Code::Unauthenticated,
+                            ..
+                        }) if pool.auth.can_refresh() => {
+                            let stale = pool.auth.bearer(&conn.channel).await?;
+                            pool.auth.refresh(&conn.channel, &stale).await?;
+                            self.bounded(conn.pipeline.call(op, self.timeout_ms()))
+                                .await
+                        }
+                        r => r,
                     }
-                    r => r,
                 }
-            }
+            })
         })
         .await
     }
 
-    /// Runs one unary call with retries (and one login again on an expired session).
+    /// Runs one unary call on the leader, with retries (and one login again on an expired
+    /// session).
     async fn unary<M, T, F, Fut>(
         &self,
         name: &'static str,
@@ -294,40 +327,61 @@ impl Client {
         F: Fn(Channel, tonic::Request<M>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
+        self.unary_on(Route::Leader, name, idem, msg, call).await
+    }
+
+    /// Runs one unary call on the server `route` picks, with retries (and one login again on
+    /// an expired session).
+    async fn unary_on<M, T, F, Fut>(
+        &self,
+        route: Route,
+        name: &'static str,
+        idem: Idempotency,
+        msg: M,
+        call: F,
+    ) -> Result<T>
+    where
+        M: Clone,
+        F: Fn(Channel, tonic::Request<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
         let i = &self.inner;
+        let call = &call;
         with_retries(name, &i.options.retry, &i.breaker, &i.metrics, idem, || {
-            let msg = msg.clone();
-            let call = &call;
-            async move {
-                let conn = i.pool.get();
-                let mut token = i.auth.bearer(&conn.channel).await?;
-                let mut refreshed = false;
-                loop {
-                    let mut req = tonic::Request::new(msg.clone());
-                    i.auth.apply(&token, req.metadata_mut())?;
-                    if let Some(d) = i.options.timeouts.request {
-                        req.set_timeout(d);
-                    }
-                    match self
-                        .bounded(async {
-                            call(conn.channel.clone(), req)
-                                .await
-                                .map_err(|s| unary_error(&s))
-                        })
-                        .await
-                    {
-                        Ok(r) => return Ok(r.into_inner()),
-                        Err(Error::Server {
-                            code: Code::Unauthenticated,
-                            ..
-                        }) if !refreshed && i.auth.can_refresh() => {
-                            token = i.auth.refresh(&conn.channel, &token).await?;
-                            refreshed = true;
+            i.members.run(route, |pool| {
+                let msg = msg.clone();
+                async move {
+                    let conn = pool.get();
+                    let mut token = pool.auth.bearer(&conn.channel).await?;
+                    let mut refreshed = false;
+                    loop {
+                        let mut req = tonic::Request::new(msg.clone());
+                        pool.auth.apply(&token, req.metadata_mut())?;
+                        pool.bound.apply(req.metadata_mut());
+                        if let Some(d) = i.options.timeouts.request {
+                            req.set_timeout(d);
                         }
-                        Err(e) => return Err(e),
+                        match self
+                            .bounded(async {
+                                call(conn.channel.clone(), req)
+                                    .await
+                                    .map_err(|s| unary_error(&s))
+                            })
+                            .await
+                        {
+                            Ok(r) => return Ok(r.into_inner()),
+                            Err(Error::Server {
+                                code: Code::Unauthenticated,
+                                ..
+                            }) if !refreshed && pool.auth.can_refresh() => {
+                                token = pool.auth.refresh(&conn.channel, &token).await?;
+                                refreshed = true;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
-            }
+            })
         })
         .await
     }
@@ -336,8 +390,8 @@ impl Client {
 
     /// Runs a YQL query and collects its result.
     pub async fn query(&self, yql: &str) -> Result<QueryOutput> {
-        let idem = yql_idempotency(yql);
-        self.run_query(query_request::Query::Yql(yql.to_string()), idem)
+        let (idem, route) = yql_kind(yql);
+        self.run_query(query_request::Query::Yql(yql.to_string()), idem, route)
             .await
     }
 
@@ -345,7 +399,8 @@ impl Client {
     pub async fn query_typed(&self, q: &Query) -> Result<QueryOutput> {
         let json = serde_json::to_string(q)
             .map_err(|e| Error::Invalid(format!("encoding the typed query: {e}")))?;
-        self.run_query(query_request::Query::TypedJson(json), typed_idempotency(q))
+        let (idem, route) = typed_kind(q);
+        self.run_query(query_request::Query::TypedJson(json), idem, route)
             .await
     }
 
@@ -353,6 +408,7 @@ impl Client {
         &self,
         query: query_request::Query,
         idem: Idempotency,
+        route: Route,
     ) -> Result<QueryOutput> {
         let i = &self.inner;
         let req = v1::QueryRequest {
@@ -366,21 +422,23 @@ impl Client {
             &i.metrics,
             idem,
             || {
-                let op = Op::Query(req.clone());
-                async move {
-                    self.bounded(async {
-                        let conn = i.pool.get();
-                        let mut rx = conn.pipeline.query(op, self.timeout_ms()).await?;
-                        let mut acc = None;
-                        while let Some(chunk) = rx.recv().await {
-                            QueryOutput::push(&mut acc, chunk?)?;
-                        }
-                        acc.ok_or_else(|| {
-                            Error::Invalid("the server answered a query with no result".into())
+                i.members.run(route, |pool| {
+                    let op = Op::Query(req.clone());
+                    async move {
+                        self.bounded(async {
+                            let conn = pool.get();
+                            let mut rx = conn.pipeline.query(op, self.timeout_ms()).await?;
+                            let mut acc = None;
+                            while let Some(chunk) = rx.recv().await {
+                                QueryOutput::push(&mut acc, chunk?)?;
+                            }
+                            acc.ok_or_else(|| {
+                                Error::Invalid("the server answered a query with no result".into())
+                            })
                         })
-                    })
-                    .await
-                }
+                        .await
+                    }
+                })
             },
         )
         .await
@@ -397,18 +455,14 @@ impl Client {
             query: Some(query_request::Query::Yql(yql.to_string())),
             chunk_size,
         };
+        let (idem, route) = yql_kind(yql);
         let stream = self
-            .unary(
-                "query_stream",
-                yql_idempotency(yql),
-                req,
-                |ch, r| async move {
-                    QueryClient::new(ch)
-                        .max_decoding_message_size(usize::MAX)
-                        .query(r)
-                        .await
-                },
-            )
+            .unary_on(route, "query_stream", idem, req, |ch, r| async move {
+                QueryClient::new(ch)
+                    .max_decoding_message_size(usize::MAX)
+                    .query(r)
+                    .await
+            })
             .await?;
         Ok(stream.map(|chunk| {
             let mut acc = None;
@@ -424,7 +478,8 @@ impl Client {
             chunk_size: 0,
         };
         let r = self
-            .unary(
+            .unary_on(
+                Route::Read,
                 "explain",
                 Idempotency::Idempotent,
                 req,
@@ -468,7 +523,8 @@ impl Client {
     /// The spaces the caller may read.
     pub async fn list_spaces(&self) -> Result<Vec<v1::Space>> {
         let r = self
-            .unary(
+            .unary_on(
+                Route::Read,
                 "list_spaces",
                 Idempotency::Idempotent,
                 v1::ListSpacesRequest {},
@@ -516,7 +572,8 @@ impl Client {
             space: space.into(),
         };
         let r = self
-            .unary(
+            .unary_on(
+                Route::Read,
                 "list_stores",
                 Idempotency::Idempotent,
                 req,
@@ -579,7 +636,8 @@ impl Client {
             store: store.into(),
         };
         let r = self
-            .unary(
+            .unary_on(
+                Route::Read,
                 "list_indexes",
                 Idempotency::Idempotent,
                 req,
@@ -595,7 +653,8 @@ impl Client {
             space: space.into(),
             store: store.into(),
         };
-        self.unary(
+        self.unary_on(
+            Route::Read,
             "store_stats",
             Idempotency::Idempotent,
             req,
@@ -617,20 +676,26 @@ impl Client {
         .await
     }
 
-    /// Ends the client's session, if it logged in (later calls log in again).
+    /// Ends the client's sessions on every server it logged in to (later calls log in
+    /// again).
     pub async fn logout(&self) -> Result<()> {
-        let token = self.inner.auth.session();
-        if token.is_empty() {
-            return Ok(());
+        for pool in self.inner.members.all() {
+            let token = pool.auth.session();
+            if token.is_empty() {
+                continue;
+            }
+            let mut req = tonic::Request::new(v1::LogoutRequest {});
+            pool.auth.apply(&token, req.metadata_mut())?;
+            let channel = pool.get().channel.clone();
+            self.bounded(async {
+                UsersClient::new(channel)
+                    .logout(req)
+                    .await
+                    .map_err(|s| unary_error(&s))
+            })
+            .await?;
+            pool.auth.forget(&token);
         }
-        self.unary(
-            "logout",
-            Idempotency::Idempotent,
-            v1::LogoutRequest {},
-            |ch, r| async move { UsersClient::new(ch).logout(r).await },
-        )
-        .await?;
-        self.inner.auth.forget(&token);
         Ok(())
     }
 
@@ -851,7 +916,8 @@ impl Client {
 
     /// The server's role, epoch, positions and its followers' lag (global admin).
     pub async fn replica_status(&self) -> Result<v1::ReplicationStatusResponse> {
-        self.unary(
+        self.unary_on(
+            Route::Home,
             "replica_status",
             Idempotency::Idempotent,
             v1::ReplicationStatusRequest {},
@@ -863,7 +929,8 @@ impl Client {
     /// Makes a follower the leader of a new epoch (global admin); returns the epoch and its
     /// first batch.
     pub async fn promote(&self) -> Result<v1::PromoteResponse> {
-        self.unary(
+        self.unary_on(
+            Route::Home,
             "promote",
             Idempotency::NotIdempotent,
             v1::PromoteRequest {},
@@ -875,7 +942,8 @@ impl Client {
     /// Makes a leader read-only (global admin); returns its last batch.
     pub async fn demote(&self) -> Result<u64> {
         let r = self
-            .unary(
+            .unary_on(
+                Route::Home,
                 "demote",
                 Idempotency::NotIdempotent,
                 v1::DemoteRequest {},
@@ -887,7 +955,8 @@ impl Client {
 
     /// Makes the server follow the leader at `leader` (global admin).
     pub async fn follow(&self, leader: &str) -> Result<()> {
-        self.unary(
+        self.unary_on(
+            Route::Home,
             "follow",
             Idempotency::Idempotent,
             v1::FollowRequest {
@@ -907,7 +976,7 @@ impl Client {
         use tonic_health::pb::{
             HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
         };
-        let conn = self.inner.pool.get();
+        let conn = self.inner.members.home().get();
         let mut health = HealthClient::new(conn.channel.clone());
         let r = self
             .bounded(async {
@@ -932,7 +1001,8 @@ impl Client {
 
     /// Version, uptime and role.
     pub async fn server_info(&self) -> Result<v1::InfoResponse> {
-        self.unary(
+        self.unary_on(
+            Route::Home,
             "server_info",
             Idempotency::Idempotent,
             v1::InfoRequest {},
@@ -943,7 +1013,8 @@ impl Client {
 
     /// Engine and server statistics (global admin).
     pub async fn server_stats(&self) -> Result<v1::StatsResponse> {
-        self.unary(
+        self.unary_on(
+            Route::Home,
             "server_stats",
             Idempotency::Idempotent,
             v1::StatsRequest {},
@@ -958,7 +1029,8 @@ impl Client {
             filter: filter.into(),
         };
         let r = self
-            .unary(
+            .unary_on(
+                Route::Home,
                 "set_log_level",
                 Idempotency::Idempotent,
                 req,
@@ -992,19 +1064,26 @@ fn grant(role: v1::Role, space: Option<&str>) -> v1::Grant {
     }
 }
 
-/// Reads and writes other than inserts may be repeated safely; text that does not parse is
-/// treated as a write (the server will refuse it anyway).
-fn yql_idempotency(yql: &str) -> Idempotency {
+/// Whether a query may be repeated safely (reads and writes other than inserts) and where it
+/// goes (one that writes nothing may go to a follower); text that does not parse is treated
+/// as a write (the server will refuse it anyway).
+fn yql_kind(yql: &str) -> (Idempotency, Route) {
     match shinydb_engine::query::parse(yql) {
-        Ok(q) => typed_idempotency(&q),
-        Err(_) => Idempotency::NotIdempotent,
+        Ok(q) => typed_kind(&q),
+        Err(_) => (Idempotency::NotIdempotent, Route::Leader),
     }
 }
 
-fn typed_idempotency(q: &Query) -> Idempotency {
+fn typed_kind(q: &Query) -> (Idempotency, Route) {
     use shinydb_engine::query::Mutation;
-    match &q.write {
+    let idem = match &q.write {
         Some(Mutation::Insert(_)) if !q.explain => Idempotency::NotIdempotent,
         _ => Idempotency::Idempotent,
-    }
+    };
+    let route = if q.write.is_none() {
+        Route::Read
+    } else {
+        Route::Leader
+    };
+    (idem, route)
 }

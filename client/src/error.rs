@@ -2,6 +2,9 @@
 
 use tonic::Code;
 
+/// The response header in which a follower names its leader.
+pub(crate) const LEADER_HEADER: &str = "x-shinydb-leader";
+
 /// Whether a failed operation may have been applied by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -24,6 +27,15 @@ pub enum Error {
         message: String,
         /// Whether the operation may have been applied.
         applied: Applied,
+    },
+    /// A follower refused the operation (a write, or a read it is too stale for) and named
+    /// its leader: send it there. Never applied. Its code is `FailedPrecondition`.
+    #[error("{message} (the leader is {leader})")]
+    NotLeader {
+        /// What the server said.
+        message: String,
+        /// The leader's endpoint.
+        leader: String,
     },
     /// The operation did not finish within its timeout.
     #[error("the operation timed out after {0:?}")]
@@ -56,6 +68,17 @@ impl Error {
     /// The error of a status answered by the server; `applied` says whether the operation may
     /// have taken effect.
     pub fn from_status(s: &tonic::Status, applied: Applied) -> Error {
+        let leader = s
+            .metadata()
+            .get(LEADER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|l| !l.is_empty());
+        if let (Code::FailedPrecondition, Some(leader)) = (s.code(), leader) {
+            return Error::NotLeader {
+                message: s.message().to_string(),
+                leader: leader.to_string(),
+            };
+        }
         Error::Server {
             code: transport_code(s),
             message: s.message().to_string(),
@@ -69,6 +92,7 @@ impl Error {
         match self {
             Error::Server { code, .. } => *code,
             Error::CircuitOpen => Code::Unavailable,
+            Error::NotLeader { .. } => Code::FailedPrecondition,
             Error::Timeout(_) => Code::DeadlineExceeded,
             Error::Config(_) | Error::Invalid(_) => Code::InvalidArgument,
         }
@@ -79,7 +103,17 @@ impl Error {
         match self {
             Error::Server { code, .. } => matches!(code, Code::Unavailable | Code::Aborted),
             Error::Timeout(_) => true,
-            Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => false,
+            Error::CircuitOpen | Error::NotLeader { .. } | Error::Config(_) | Error::Invalid(_) => {
+                false
+            }
+        }
+    }
+
+    /// The leader a follower named when it refused the operation.
+    pub fn leader(&self) -> Option<&str> {
+        match self {
+            Error::NotLeader { leader, .. } => Some(leader),
+            _ => None,
         }
     }
 
@@ -87,7 +121,9 @@ impl Error {
     pub fn certainly_not_applied(&self) -> bool {
         match self {
             Error::Server { applied, .. } => *applied == Applied::No,
-            Error::CircuitOpen | Error::Config(_) | Error::Invalid(_) => true,
+            Error::CircuitOpen | Error::NotLeader { .. } | Error::Config(_) | Error::Invalid(_) => {
+                true
+            }
             Error::Timeout(_) => false,
         }
     }

@@ -15,6 +15,9 @@
 //!   only (never again for a write that may have been applied, unless it is idempotent); a
 //!   circuit breaker (closed, open, half-open); timeout presets ([`Timeouts::default`],
 //!   [`Timeouts::fast`], [`Timeouts::none`]).
+//! - **Replicas**: writes go to the leader, following a follower's hint when it refuses one
+//!   ([`ClientBuilder::follow_leader`]); reads can be spread over followers with a staleness
+//!   bound, falling back to the leader ([`ClientBuilder::read_from_followers`]).
 //! - **Metrics**: per-operation counts and latency percentiles ([`Client::metrics`]).
 //!
 //! ```no_run
@@ -48,6 +51,7 @@ mod options;
 mod pipeline;
 pub mod query;
 mod resilience;
+mod routing;
 mod store;
 mod transport;
 

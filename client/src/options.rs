@@ -162,8 +162,16 @@ pub struct Options {
     pub retry: RetryPolicy,
     /// The circuit breaker.
     pub breaker: BreakerConfig,
-    /// Connections in the pool (each carries unary calls and one pipelined stream).
+    /// Connections in each server's pool (each carries unary calls and one pipelined stream).
     pub connections: usize,
+    /// Followers to spread reads over (empty: reads go to the leader).
+    pub followers: Vec<String>,
+    /// How stale a follower's answer may be (`None`: any); a follower further behind refuses
+    /// and the read goes to the leader.
+    pub max_staleness: Option<Duration>,
+    /// Whether a write refused by a follower goes to the leader it names (and stays there),
+    /// and a write the leader cannot take is offered to the followers to find who leads now.
+    pub follow_leader: bool,
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use tonic::{Code, Streaming, transport::Channel};
 use crate::{
     bearer::BearerToken,
     error::{Applied, Error, Result},
+    transport::Staleness,
 };
 
 /// Operations queued for the writer task, at most.
@@ -56,10 +57,11 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the writer task for `channel`.
-    pub(crate) fn start(channel: Channel, auth: Arc<BearerToken>) -> Pipeline {
+    /// Starts the writer task for `channel`; its streams carry `bound`, the staleness a
+    /// follower's answers may have (the server checks it per operation).
+    pub(crate) fn start(channel: Channel, auth: Arc<BearerToken>, bound: Staleness) -> Pipeline {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(channel, auth, rx));
+        tokio::spawn(writer(channel, auth, bound, rx));
         Pipeline { tx }
     }
 
@@ -116,7 +118,12 @@ struct Open {
     in_flight: Arc<Mutex<InFlight>>,
 }
 
-async fn writer(channel: Channel, auth: Arc<BearerToken>, mut rx: mpsc::Receiver<Command>) {
+async fn writer(
+    channel: Channel,
+    auth: Arc<BearerToken>,
+    bound: Staleness,
+    mut rx: mpsc::Receiver<Command>,
+) {
     let mut next_id: u64 = 0;
     let mut open: Option<Open> = None;
     while let Some(cmd) = rx.recv().await {
@@ -124,7 +131,7 @@ async fn writer(channel: Channel, auth: Arc<BearerToken>, mut rx: mpsc::Receiver
             .as_ref()
             .is_none_or(|o| o.in_flight.lock().closed || !auth.is_current(&o.token))
         {
-            match open_stream(&channel, &auth).await {
+            match open_stream(&channel, &auth, &bound).await {
                 Ok(o) => open = Some(o),
                 Err(e) => {
                     open = None;
@@ -182,11 +189,12 @@ async fn fail(w: Waiter, e: Error) {
     }
 }
 
-async fn open_stream(channel: &Channel, auth: &BearerToken) -> Result<Open> {
+async fn open_stream(channel: &Channel, auth: &BearerToken, bound: &Staleness) -> Result<Open> {
     let (out, out_rx) = mpsc::channel(QUEUE);
     let mut request = tonic::Request::new(ReceiverStream::new(out_rx));
     let mut token = auth.bearer(channel).await?;
     auth.apply(&token, request.metadata_mut())?;
+    bound.apply(request.metadata_mut());
     let mut client = PipelineClient::new(channel.clone())
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
@@ -198,6 +206,7 @@ async fn open_stream(channel: &Channel, auth: &BearerToken) -> Result<Open> {
             let (out2, out_rx2) = mpsc::channel(QUEUE);
             let mut request = tonic::Request::new(ReceiverStream::new(out_rx2));
             auth.apply(&token, request.metadata_mut())?;
+            bound.apply(request.metadata_mut());
             let inbound = client
                 .stream(request)
                 .await
@@ -270,6 +279,14 @@ async fn deliver(in_flight: &Mutex<InFlight>, resp: PipelineResponse) {
         return;
     };
     let result = match resp.result {
+        Some(R::Error(e))
+            if !e.leader.is_empty() && Code::from_i32(e.code) == Code::FailedPrecondition =>
+        {
+            Err(Error::NotLeader {
+                message: e.message,
+                leader: e.leader,
+            })
+        }
         Some(R::Error(e)) => Err(Error::Server {
             code: Code::from_i32(e.code),
             message: e.message,

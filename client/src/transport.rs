@@ -1,12 +1,17 @@
-//! Connections: the endpoint and its TLS settings and the pool of channels (each with its
-//! pipelined stream).
+//! Connections: an endpoint and its TLS settings, and the pool of channels to it (each with
+//! its pipelined stream and the credential its server gave).
+
+use std::time::Duration;
 
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{
+    metadata::{Ascii, MetadataMap, MetadataValue},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+};
 
 use crate::{
     bearer::BearerToken,
@@ -21,26 +26,65 @@ pub(crate) struct Conn {
     pub(crate) pipeline: Pipeline,
 }
 
-/// The pool of connections, handed out round-robin.
+/// The request header bounding how stale a follower's answer may be, in milliseconds.
+const MAX_STALENESS_HEADER: &str = "x-shinydb-max-staleness-ms";
+
+/// The staleness bound every request of a pool carries (none for the leader's pool).
+#[derive(Clone, Default)]
+pub(crate) struct Staleness(Option<MetadataValue<Ascii>>);
+
+impl Staleness {
+    /// At most `bound` behind the leader (`None`: any staleness).
+    pub(crate) fn new(bound: Option<Duration>) -> Staleness {
+        Staleness(
+            bound.map(|d| MetadataValue::from(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))),
+        )
+    }
+
+    /// Adds the bound to a request's metadata.
+    pub(crate) fn apply(&self, md: &mut MetadataMap) {
+        if let Some(v) = &self.0 {
+            md.insert(MAX_STALENESS_HEADER, v.clone());
+        }
+    }
+}
+
+/// The pool of connections to one server, handed out round-robin.
 pub(crate) struct Pool {
+    /// The server's endpoint.
+    pub(crate) endpoint: String,
+    /// The credential for this server (sessions are per server).
+    pub(crate) auth: Arc<BearerToken>,
+    /// The staleness bound its requests carry.
+    pub(crate) bound: Staleness,
     conns: Vec<Conn>,
     next: AtomicUsize,
 }
 
 impl Pool {
-    /// Builds the endpoint and its connections (lazily connected: a server that is down now
-    /// is reached once it is up).
-    pub(crate) fn new(options: &Options, auth: &Arc<BearerToken>) -> Result<Pool> {
-        let endpoint = endpoint(options)?;
+    /// Builds the connections to `endpoint` with `options`' TLS settings and credentials
+    /// (lazily connected: a server that is down now is reached once it is up); every request
+    /// carries `bound`.
+    pub(crate) fn new(options: &Options, endpoint: &str, bound: Option<Duration>) -> Result<Pool> {
+        let target = Options {
+            endpoint: endpoint.to_string(),
+            ..options.clone()
+        };
+        let channel_endpoint = self::endpoint(&target)?;
+        let auth = Arc::new(BearerToken::new(options.credentials.clone()));
+        let bound = Staleness::new(bound);
         let n = options.connections.max(1);
         let conns = (0..n)
             .map(|_| {
-                let channel = endpoint.connect_lazy();
-                let pipeline = Pipeline::start(channel.clone(), Arc::clone(auth));
+                let channel = channel_endpoint.connect_lazy();
+                let pipeline = Pipeline::start(channel.clone(), Arc::clone(&auth), bound.clone());
                 Conn { channel, pipeline }
             })
             .collect();
         Ok(Pool {
+            endpoint: endpoint.to_string(),
+            auth,
+            bound,
             conns,
             next: AtomicUsize::new(0),
         })

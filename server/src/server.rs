@@ -221,8 +221,10 @@ async fn serve(
         lineage.clone(),
         Arc::clone(&metrics),
     ));
+    let auth = Arc::new(auth);
     let replication = Replication::new(
         Arc::clone(&db),
+        Arc::clone(&auth),
         cfg.replication.clone(),
         cfg.tls.clone(),
         cfg.data_dir.clone(),
@@ -238,7 +240,7 @@ async fn serve(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state: State = Arc::new(Shared::new(
         Arc::clone(&replication),
-        Arc::new(auth),
+        auth,
         Arc::clone(&metrics),
         cfg.limits.clone(),
         tls.is_some(),

@@ -16,4 +16,5 @@ mod common;
 mod credentials;
 mod documents_pipelined;
 mod queries;
+mod replicas;
 mod resilience;

@@ -67,6 +67,13 @@ impl LogRecord {
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         encode_record(self.seq, self.commit_ms, &self.ops, out);
     }
+
+    /// Whether the batch puts or deletes a document of the store with this id
+    /// ([`crate::StoreInfo::id`]): a replica uses it to notice changes it caches.
+    pub fn writes_store(&self, store_id: u32) -> bool {
+        let prefix = crate::keys::doc_prefix(store_id);
+        self.ops.iter().any(|op| op.key.starts_with(&prefix))
+    }
 }
 
 const PUT: u8 = 1;

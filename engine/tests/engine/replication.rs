@@ -314,3 +314,30 @@ fn a_read_only_replica_takes_only_the_primarys_log_in_batches_served_from_the_ta
         .expect("insert");
     assert_eq!(replica.last_seq(), last + 1);
 }
+
+#[test]
+fn a_shipped_batch_says_which_stores_it_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), options()).expect("open");
+    db.retain_log_after(Some(0));
+    db.create_space("s").expect("space");
+    db.create_store("s", "a").expect("store a");
+    db.create_store("s", "b").expect("store b");
+    let (a, b) = (
+        db.snapshot().store("s", "a").expect("a").id,
+        db.snapshot().store("s", "b").expect("b").id,
+    );
+    let before = db.last_seq();
+    db.insert("s", "a", doc! {"_id": 1}).expect("insert");
+    db.delete("s", "b", Bson::Int32(7))
+        .expect("delete of nothing");
+    db.insert("s", "b", doc! {"_id": 2}).expect("insert");
+    db.delete("s", "a", Bson::Int32(1)).expect("delete");
+    let records = db.read_log(before, 100).expect("read");
+    let writes: Vec<(bool, bool)> = records
+        .iter()
+        .map(|r| (r.writes_store(a), r.writes_store(b)))
+        .collect();
+    // A delete of a missing document writes nothing, so it logs no batch.
+    assert_eq!(writes, [(true, false), (false, true), (true, false)]);
+}

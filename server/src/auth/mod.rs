@@ -138,16 +138,7 @@ impl Auth {
             max_key_lifetime: Duration::from_secs(cfg.max_api_key_lifetime_seconds),
             min_password: cfg.min_password_length as usize,
         };
-        for u in users {
-            auth.cache_user(u);
-        }
-        for k in keys {
-            if let Some((id, hash)) = decode_key_id(&k.id).zip(decode_hash(&k.secret_hash)) {
-                auth.keys.write().insert(id, KeyEntry { record: k, hash });
-            } else {
-                warn!(id = %k.id, "ignoring a malformed stored API key");
-            }
-        }
+        auth.cache(users, keys);
         if auth.users.read().is_empty() {
             auth.bootstrap_admin(cfg, data_dir, admin_password)?;
         } else if admin_password.is_some() || cfg.admin_password_file.is_some() {
@@ -205,6 +196,39 @@ impl Auth {
         info!(user = ADMIN_USER, from = %source, "created the first admin user");
         self.cache_user(record);
         Ok(())
+    }
+
+    /// Reads users and API keys again from the system space, for a follower whose copy
+    /// changed under it by the leader's log: new users can log in, dropped users' sessions
+    /// end, revoked keys stop working. Blocks.
+    pub fn reload(&self) -> Result<(), shinydb_engine::Error> {
+        let _changes = self.changes.lock();
+        let (users, keys) = store::load(&self.db)?;
+        self.cache(users, keys);
+        let users = self.users.read();
+        self.sessions
+            .write()
+            .retain(|_, s| users.contains_key(&s.user));
+        Ok(())
+    }
+
+    /// Replaces the cached users and keys by these.
+    fn cache(&self, users: Vec<UserRecord>, keys: Vec<ApiKeyRecord>) {
+        let keys: HashMap<TokenId, KeyEntry> = keys
+            .into_iter()
+            .filter_map(|k| {
+                let Some((id, hash)) = decode_key_id(&k.id).zip(decode_hash(&k.secret_hash)) else {
+                    warn!(id = %k.id, "ignoring a malformed stored API key");
+                    return None;
+                };
+                Some((id, KeyEntry { record: k, hash }))
+            })
+            .collect();
+        *self.keys.write() = keys;
+        self.users.write().clear();
+        for u in users {
+            self.cache_user(u);
+        }
     }
 
     fn cache_user(&self, record: UserRecord) {

@@ -7,7 +7,7 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use shinydb_engine::LogRecord;
+use shinydb_engine::{Db, LogRecord};
 use shinydb_proto::v1::{
     FollowerMessage, StreamAck, StreamStart, follower_message,
     replication_client::ReplicationClient,
@@ -22,7 +22,10 @@ use tonic::{
 use tracing::{info, warn};
 
 use super::{Replication, ReplicationError, Restart, leader::ACTION_HEADER};
-use crate::config::{ReplicationConfig, TlsConfig};
+use crate::{
+    auth::store::{API_KEYS, SYSTEM_SPACE, USERS},
+    config::{ReplicationConfig, TlsConfig},
+};
 
 /// The file that marks a data directory to be seeded from the leader at the next start.
 pub const SEED_MARKER: &str = "seed-needed";
@@ -308,11 +311,16 @@ async fn stream_once(
         let mut applied_commit = None;
         if !msg.records.is_empty() {
             let db = Arc::clone(r.db());
+            let auth = Arc::clone(r.auth());
             let bytes = msg.records.clone();
             let applied = crate::state::blocking_engine(move || {
                 let records = LogRecord::all_from_bytes(&bytes)?;
                 let commit = records.last().map(LogRecord::commit_time_ms);
-                Ok((db.apply_logs(&records)?, commit))
+                let last = db.apply_logs(&records)?;
+                if changes_auth(&db, &records)? {
+                    auth.reload()?;
+                }
+                Ok((last, commit))
             })
             .await?;
             applied_commit = applied.1;
@@ -338,6 +346,18 @@ async fn stream_once(
         drop(st);
         r.metrics().replication_lag.set(lag);
     }
+}
+
+/// Whether applied batches wrote users or API keys, which the server caches.
+fn changes_auth(db: &Db, records: &[LogRecord]) -> Result<bool, shinydb_engine::Error> {
+    let snap = db.snapshot();
+    let ids = [USERS, API_KEYS]
+        .into_iter()
+        .map(|store| snap.store(SYSTEM_SPACE, store).map(|s| s.id))
+        .collect::<Result<Vec<u32>, _>>()?;
+    Ok(records
+        .iter()
+        .any(|r| ids.iter().any(|id| r.writes_store(*id))))
 }
 
 /// How far behind the leader a follower is: 0 when it has every batch the leader announced,

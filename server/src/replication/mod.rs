@@ -30,6 +30,7 @@ use tonic::{Status, metadata::MetadataValue};
 use tracing::{info, warn};
 
 use crate::{
+    auth::Auth,
     config::{ReplicationConfig, ReplicationRole, TlsConfig},
     metrics::Metrics,
 };
@@ -64,6 +65,22 @@ impl Role {
     }
 }
 
+/// The staleness bound of a request from its `x-shinydb-max-staleness-ms` value, if any.
+pub fn staleness_bound(value: Option<&[u8]>) -> Result<Option<u64>, Status> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "{MAX_STALENESS_HEADER} must be a whole number of milliseconds"
+            ))
+        })
+}
+
 /// Why the server must stop serving and start again: the data directory is replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restart {
@@ -78,6 +95,8 @@ pub enum Restart {
 /// The replication state of one server.
 pub struct Replication {
     db: Arc<Db>,
+    /// Users and keys, reloaded on a follower when the leader's log changes them.
+    auth: Arc<Auth>,
     cfg: ReplicationConfig,
     tls: TlsConfig,
     data_dir: PathBuf,
@@ -98,6 +117,7 @@ impl Replication {
     /// ([`Replication::start`] does).
     pub fn new(
         db: Arc<Db>,
+        auth: Arc<Auth>,
         cfg: ReplicationConfig,
         tls: TlsConfig,
         data_dir: PathBuf,
@@ -122,6 +142,7 @@ impl Replication {
         Arc::new(Replication {
             followers: leader::Followers::new(cfg.max_retained_bytes.0),
             db,
+            auth,
             cfg,
             tls,
             data_dir,
@@ -201,6 +222,11 @@ impl Replication {
         epoch::current(&self.db).map_err(ReplicationError::Epoch)
     }
 
+    /// Users and API keys.
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
     /// A receiver of the engine's visible sequence number.
     pub fn visible(&self) -> watch::Receiver<u64> {
         self.visible.clone()
@@ -260,18 +286,19 @@ impl Replication {
     /// `Ok` unless the request bounds its staleness (`x-shinydb-max-staleness-ms`) below how
     /// stale this follower may be.
     pub fn check_staleness(&self, headers: &http::HeaderMap) -> Result<(), Status> {
-        let Some(v) = headers.get(MAX_STALENESS_HEADER) else {
-            return Ok(());
-        };
-        let bound: u64 = v
-            .to_str()
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "{MAX_STALENESS_HEADER} must be a whole number of milliseconds"
-                ))
-            })?;
+        match staleness_bound(
+            headers
+                .get(MAX_STALENESS_HEADER)
+                .map(http::HeaderValue::as_bytes),
+        )? {
+            Some(bound) => self.check_staleness_bound(bound),
+            None => Ok(()),
+        }
+    }
+
+    /// `Ok` unless this follower may be more than `bound` milliseconds behind its leader; the
+    /// refusal names the leader (also in the `x-shinydb-leader` header).
+    pub fn check_staleness_bound(&self, bound: u64) -> Result<(), Status> {
         match self.staleness_ms() {
             Some(stale) if stale > bound => {
                 let behind = if stale == u64::MAX {

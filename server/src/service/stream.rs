@@ -26,6 +26,7 @@ use tracing::{Instrument, debug_span};
 use super::{documents, query};
 use crate::{
     auth::Principal,
+    replication::{LEADER_HEADER, MAX_STALENESS_HEADER, staleness_bound},
     state::{Shared, State, rpc_span, stopped, with_deadline},
 };
 
@@ -83,10 +84,17 @@ impl pipeline_server::Pipeline for PipelineService {
             return Err(Status::unavailable("the server is shutting down"));
         }
         span.record("user", p.user.as_str());
+        // Checked when the stream opens (by admission) and again before every operation: a
+        // follower may fall behind while the stream lives.
+        let bound = staleness_bound(
+            req.metadata()
+                .get(MAX_STALENESS_HEADER)
+                .map(tonic::metadata::MetadataValue::as_encoded_bytes),
+        )?;
         let max = s.limits.max_in_flight_per_stream as usize;
         let (tx, rx) = mpsc::channel(max);
         let inbound = req.into_inner();
-        tokio::spawn(drive(s, p, inbound, tx, started).instrument(span));
+        tokio::spawn(drive(s, p, bound, inbound, tx, started).instrument(span));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
@@ -94,6 +102,7 @@ impl pipeline_server::Pipeline for PipelineService {
 async fn drive(
     s: State,
     p: Principal,
+    bound: Option<u64>,
     mut inbound: Streaming<PipelineRequest>,
     tx: Outbound,
     started: Instant,
@@ -123,9 +132,9 @@ async fn drive(
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     if matches!(req.op, Some(Op::Query(_))) {
-                        handle_query(&s, &p, req, &tx).await;
+                        handle_query(&s, &p, bound, req, &tx).await;
                     } else {
-                        let resp = handle(&s, &p, req).await;
+                        let resp = handle(&s, &p, bound, req).await;
                         let _ = tx.send(Ok(resp)).await;
                     }
                     drop(permit);
@@ -159,13 +168,21 @@ fn method(op: &Option<Op>) -> &'static str {
     }
 }
 
-async fn handle(s: &Shared, p: &Principal, req: PipelineRequest) -> PipelineResponse {
+async fn handle(
+    s: &Shared,
+    p: &Principal,
+    bound: Option<u64>,
+    req: PipelineRequest,
+) -> PipelineResponse {
     let started = Instant::now();
     let name = method(&req.op);
     let id = req.id;
     let deadline = s.deadline_ms(req.timeout_ms);
     let result = with_deadline(deadline, async {
         let p = s.auth.revalidate(p)?;
+        if let Some(b) = bound {
+            s.replication.check_staleness_bound(b)?;
+        }
         match req.op {
             Some(Op::Insert(r)) => documents::insert(s, &p, r).await.map(R::Insert),
             Some(Op::Get(r)) => documents::get(s, &p, r).await.map(R::Get),
@@ -194,15 +211,28 @@ async fn handle(s: &Shared, p: &Principal, req: PipelineRequest) -> PipelineResp
 }
 
 fn error_result(e: Status) -> R {
+    let leader = e
+        .metadata()
+        .get(LEADER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     R::Error(v1::Error {
         code: e.code() as i32,
         message: e.message().to_string(),
+        leader,
     })
 }
 
 /// Runs a query and sends its result as one response per chunk, `more` set on all but the
 /// last; a failure is one error response.
-async fn handle_query(s: &Shared, p: &Principal, req: PipelineRequest, tx: &Outbound) {
+async fn handle_query(
+    s: &Shared,
+    p: &Principal,
+    bound: Option<u64>,
+    req: PipelineRequest,
+    tx: &Outbound,
+) {
     let started = Instant::now();
     let name = "Pipeline/Query";
     let id = req.id;
@@ -210,6 +240,9 @@ async fn handle_query(s: &Shared, p: &Principal, req: PipelineRequest, tx: &Outb
     let Some(Op::Query(r)) = req.op else { return };
     let result = with_deadline(deadline, async {
         let p = s.auth.revalidate(p)?;
+        if let Some(b) = bound {
+            s.replication.check_staleness_bound(b)?;
+        }
         let q = query::parse(&r)?;
         query::authorize(&p, &q)?;
         let (per_chunk, budget) = query::chunk_limits(s, r.chunk_size);
