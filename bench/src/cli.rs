@@ -89,6 +89,9 @@ pub struct TargetArgs {
     /// ShinyDB: connections of the pipelined client.
     #[arg(long, default_value_t = 2)]
     pub connections: usize,
+    /// ShinyDB: followers to spread reads over (comma-separated endpoints).
+    #[arg(long, value_delimiter = ',')]
+    pub followers: Vec<String>,
 }
 
 impl TargetArgs {
@@ -108,6 +111,7 @@ impl TargetArgs {
                         .transpose()?,
                     password: self.password.clone(),
                     connections: self.connections.max(1),
+                    followers: self.followers.clone(),
                 },
                 api: self.api,
             },
@@ -294,7 +298,7 @@ pub struct SuiteArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "postgres,stream,stream-tls,unary"
+        default_value = "postgres,stream,stream-tls,unary,followers"
     )]
     lines: Vec<Line>,
     /// Longest scan.

@@ -59,6 +59,10 @@ pub enum Line {
     StreamTls,
     /// ShinyDB through plain unary calls, one connection per thread, plaintext.
     Unary,
+    /// ShinyDB through shinydb-client's pipelined streams, plaintext, on a leader with two
+    /// followers: writes on the leader, reads spread over the followers (B and C only: the
+    /// other workloads read what they just wrote, which a follower may not have yet).
+    Followers,
 }
 
 impl Line {
@@ -69,6 +73,7 @@ impl Line {
             Line::Stream => "ShinyDB stream",
             Line::StreamTls => "ShinyDB stream, TLS",
             Line::Unary => "ShinyDB unary",
+            Line::Followers => "ShinyDB stream, reads on 2 followers",
         }
     }
 
@@ -78,7 +83,13 @@ impl Line {
             Line::Postgres => 0,
             Line::Stream | Line::Unary => 1,
             Line::StreamTls => 2,
+            Line::Followers => 3,
         }
+    }
+
+    /// Whether the line runs `workload`.
+    fn runs(self, workload: Letter) -> bool {
+        self != Line::Followers || matches!(workload, Letter::B | Letter::C)
     }
 }
 
@@ -192,7 +203,7 @@ async fn blocking<T: Send + 'static>(
 
 struct ShinyInstance {
     server: ShinyServer,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     endpoint: shinydb::Endpoint,
 }
 
@@ -200,6 +211,7 @@ async fn start_shiny(
     cfg: &SuiteConfig,
     durability: Durability,
     pki: Option<&Pki>,
+    env: Vec<(String, String)>,
 ) -> Result<ShinyInstance, BenchError> {
     let dir = tempfile::Builder::new()
         .prefix("shinydb-bench-data")
@@ -210,18 +222,58 @@ async fn start_shiny(
         dir.path().to_path_buf(),
         pki.cloned(),
     );
-    let server = blocking(move || ShinyServer::start(&bin, &path, durability, p.as_ref())).await?;
+    let server =
+        blocking(move || ShinyServer::start(&bin, &path, durability, p.as_ref(), &env)).await?;
     let endpoint = shinydb::Endpoint {
         uri: server.uri(),
         ca_pem: pki.map(|p| p.ca_pem.clone()),
         password: ADMIN_PASSWORD.into(),
         connections: cfg.connections,
+        followers: Vec::new(),
     };
     Ok(ShinyInstance {
         server,
-        _dir: dir,
+        dir,
         endpoint,
     })
+}
+
+fn replication_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (format!("SHINYDB_REPLICATION_{k}"), (*v).to_string()))
+        .collect()
+}
+
+/// A plaintext leader and two followers of it; the leader's endpoint lists the followers.
+async fn start_replicas(
+    cfg: &SuiteConfig,
+    durability: Durability,
+) -> Result<Vec<ShinyInstance>, BenchError> {
+    let mut leader = start_shiny(
+        cfg,
+        durability,
+        None,
+        replication_env(&[("ROLE", "leader"), ("NAME", "leader")]),
+    )
+    .await?;
+    let key = leader.dir.path().join("replication.key");
+    shinydb::create_replication_key(&leader.endpoint, &key).await?;
+    let mut set = Vec::new();
+    for name in ["f1", "f2"] {
+        let key = key.display().to_string();
+        let env = replication_env(&[
+            ("ROLE", "follower"),
+            ("NAME", name),
+            ("LEADER", &leader.endpoint.uri),
+            ("CREDENTIAL_FILE", &key),
+            ("HEARTBEAT_MS", "200"),
+        ]);
+        set.push(start_shiny(cfg, durability, None, env).await?);
+    }
+    leader.endpoint.followers = set.iter().map(|f| f.endpoint.uri.clone()).collect();
+    set.insert(0, leader);
+    Ok(set)
 }
 
 /// Runs the whole suite.
@@ -280,14 +332,19 @@ pub async fn run(cfg: SuiteConfig) -> Result<SuiteResults, BenchError> {
             .iter()
             .any(|l| matches!(l, Line::Stream | Line::Unary))
         {
-            Some(start_shiny(&cfg, durability, None).await?)
+            Some(start_shiny(&cfg, durability, None, Vec::new()).await?)
         } else {
             None
         };
         let tls = if cfg.lines.contains(&Line::StreamTls) {
-            Some(start_shiny(&cfg, durability, Some(&pki)).await?)
+            Some(start_shiny(&cfg, durability, Some(&pki), Vec::new()).await?)
         } else {
             None
+        };
+        let replicas = if cfg.lines.contains(&Line::Followers) {
+            start_replicas(&cfg, durability).await?
+        } else {
+            Vec::new()
         };
         let spec = |line: Line| -> Option<TargetSpec> {
             match line {
@@ -304,6 +361,10 @@ pub async fn run(cfg: SuiteConfig) -> Result<SuiteResults, BenchError> {
                     },
                 }),
                 Line::StreamTls => tls.as_ref().map(|s| TargetSpec::ShinyDb {
+                    endpoint: s.endpoint.clone(),
+                    api: Api::Stream,
+                }),
+                Line::Followers => replicas.first().map(|s| TargetSpec::ShinyDb {
                     endpoint: s.endpoint.clone(),
                     api: Api::Stream,
                 }),
@@ -326,9 +387,17 @@ pub async fn run(cfg: SuiteConfig) -> Result<SuiteResults, BenchError> {
             });
             counts.insert(line.database(), cfg.records);
         }
+        if let Some((leader, followers)) = replicas.split_first() {
+            for f in followers {
+                shinydb::wait_caught_up(&f.endpoint, &leader.endpoint).await?;
+            }
+        }
         for (wi, &workload) in cfg.workloads.iter().enumerate() {
             for &threads in &cfg.threads {
                 for &line in &cfg.lines {
+                    if !line.runs(workload) {
+                        continue;
+                    }
                     let Some(s) = spec(line) else { continue };
                     let records = counts.get(&line.database()).copied().unwrap_or(cfg.records);
                     let out = runner::run(
@@ -361,8 +430,10 @@ pub async fn run(cfg: SuiteConfig) -> Result<SuiteResults, BenchError> {
                 }
             }
         }
-        for inst in [plain, tls].into_iter().flatten() {
-            let ShinyInstance { server, _dir, .. } = inst;
+        for inst in [plain, tls].into_iter().flatten().chain(replicas) {
+            let ShinyInstance {
+                server, dir: _dir, ..
+            } = inst;
             blocking(move || server.stop()).await?;
         }
     }

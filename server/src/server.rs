@@ -210,17 +210,17 @@ async fn serve(
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??
     };
-    // The leader archives the log; a follower's copy of it is the leader's.
-    let mut backup_cfg = cfg.backup.clone();
-    if cfg.replication.role == ReplicationRole::Follower {
-        backup_cfg.archive.enabled = false;
-    }
-    let backups = Arc::new(Backups::new(
+    // The leader archives the log; a follower's copy of it is the leader's, until it is
+    // promoted.
+    let backups = Arc::new(Backups::standby(
         Arc::clone(&db),
-        backup_cfg,
+        cfg.backup.clone(),
         lineage.clone(),
         Arc::clone(&metrics),
     ));
+    if cfg.replication.role != ReplicationRole::Follower {
+        backups.resume_archiving();
+    }
     let auth = Arc::new(auth);
     let replication = Replication::new(
         Arc::clone(&db),
@@ -327,6 +327,7 @@ async fn serve(
             ReplicationServer::new(ReplicationService::new(
                 Arc::clone(&state),
                 Arc::clone(&replication),
+                Arc::clone(&backups),
             ))
             .max_decoding_message_size(max_msg)
             .max_encoding_message_size(max_msg),

@@ -57,12 +57,14 @@ pub struct ShinyServer {
 }
 
 impl ShinyServer {
-    /// Starts `bin` on `data_dir` (created if new); TLS with `pki`'s certificate when given.
+    /// Starts `bin` on `data_dir` (created if new); TLS with `pki`'s certificate when given;
+    /// `env` adds configuration overrides (`SHINYDB_REPLICATION_ROLE`, ...).
     pub fn start(
         bin: &Path,
         data_dir: &Path,
         durability: Durability,
         pki: Option<&Pki>,
+        env: &[(String, String)],
     ) -> Result<ShinyServer, BenchError> {
         if !bin.exists() {
             return Err(BenchError::service(
@@ -81,6 +83,7 @@ impl ShinyServer {
             .env("SHINYDB_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("SHINYDB_STORAGE_DURABILITY", durability.name())
             .env("SHINYDB_LOG_LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -46,6 +46,8 @@ pub struct Endpoint {
     pub password: String,
     /// Pooled connections of the pipelined client.
     pub connections: usize,
+    /// Followers the pipelined client spreads reads over (empty: reads go to `uri`).
+    pub followers: Vec<String>,
 }
 
 /// A `shinydb-client` for the endpoint: no retries and no circuit breaker, so any failure
@@ -57,6 +59,10 @@ pub async fn client(ep: &Endpoint) -> Result<Client, BenchError> {
         .timeouts(Timeouts::default())
         .retry(RetryPolicy::never())
         .breaker(BreakerConfig::disabled());
+    if !ep.followers.is_empty() {
+        let followers: Vec<&str> = ep.followers.iter().map(String::as_str).collect();
+        b = b.read_from_followers(&followers, None);
+    }
     if let Some(ca) = &ep.ca_pem {
         b = b
             .ca_cert_pem(ca.as_bytes().to_vec())
@@ -66,6 +72,65 @@ pub async fn client(ep: &Endpoint) -> Result<Client, BenchError> {
         target: NAME,
         message: format!("{}: {e}", ep.uri),
     })
+}
+
+/// Creates a user with the `replication` role and writes an API key of it to `path`, the
+/// credential followers present to the leader at `leader`.
+pub async fn create_replication_key(
+    leader: &Endpoint,
+    path: &std::path::Path,
+) -> Result<(), BenchError> {
+    const PASSWORD: &str = "shinydb-bench-replicator";
+    let admin = client(leader).await?;
+    let grant = v1::Grant {
+        role: v1::Role::Replication as i32,
+        space: None,
+    };
+    admin
+        .create_user("replicator", PASSWORD, vec![grant])
+        .await
+        .map_err(|e| err("create the replication user", e))?;
+    let replicator = Client::builder(&leader.uri)
+        .password("replicator", PASSWORD)
+        .build()
+        .map_err(|e| err("connect as the replication user", e))?;
+    let key = replicator
+        .create_api_key("", "bench followers", None)
+        .await
+        .map_err(|e| err("create the replication key", e))?
+        .key;
+    std::fs::write(path, key).map_err(|e| BenchError::io(path, e))
+}
+
+/// Waits (up to 10 minutes) until the follower at `follower` streams with every batch the
+/// leader has.
+pub async fn wait_caught_up(follower: &Endpoint, leader: &Endpoint) -> Result<(), BenchError> {
+    let (f, l) = (client(follower).await?, client(leader).await?);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let want = l
+            .replica_status()
+            .await
+            .map_err(|e| err("leader status", e))?
+            .last_seq;
+        let got = f
+            .replica_status()
+            .await
+            .map_err(|e| err("follower status", e))?;
+        if got.state == "streaming" && got.last_seq >= want {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(err(
+                "follower status",
+                format!(
+                    "{} did not catch up: {} of {want}, {}",
+                    follower.uri, got.last_seq, got.last_error
+                ),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Creates the space if needed and the store afresh.

@@ -197,6 +197,12 @@ pub struct ArchiveStatus {
     pub pending_since_ms: i64,
 }
 
+/// Lets go of the log the archiver held (once it has stopped, on a server that no longer
+/// leads: the new leader archives from where this one stopped).
+pub fn release_hold(db: &Db) {
+    db.hold_log(ARCHIVE_HOLD, None);
+}
+
 /// The background task that archives the log.
 pub struct Archiver {
     status: Arc<Mutex<ArchiveStatus>>,

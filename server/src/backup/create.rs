@@ -36,22 +36,44 @@ impl Backups {
     /// counted in `metrics`; starts archiving the log when a store is set and
     /// `backup.archive.enabled`.
     pub fn new(db: Arc<Db>, cfg: BackupConfig, lineage: String, metrics: Arc<Metrics>) -> Backups {
-        let archiver = (cfg.store.is_some() && cfg.archive.enabled).then(|| {
-            Archiver::start(
-                Arc::clone(&db),
-                cfg.clone(),
-                lineage.clone(),
-                Arc::clone(&metrics),
-            )
-        });
+        let b = Backups::standby(db, cfg, lineage, metrics);
+        b.resume_archiving();
+        b
+    }
+
+    /// Backups as [`Backups::new`] makes them, without archiving yet (a follower's: its log is
+    /// its leader's, which the leader archives) until [`Backups::resume_archiving`].
+    pub fn standby(
+        db: Arc<Db>,
+        cfg: BackupConfig,
+        lineage: String,
+        metrics: Arc<Metrics>,
+    ) -> Backups {
         Backups {
             db,
             cfg,
             lineage,
             running: tokio::sync::Mutex::new(()),
             progress: Progress::default(),
-            archiver: parking_lot::Mutex::new(archiver),
+            archiver: parking_lot::Mutex::new(None),
             metrics,
+        }
+    }
+
+    /// Starts archiving the log, when a store is set and `backup.archive.enabled`, unless it
+    /// runs already (a follower promoted to leader).
+    pub fn resume_archiving(&self) {
+        if self.cfg.store.is_none() || !self.cfg.archive.enabled {
+            return;
+        }
+        let mut a = self.archiver.lock();
+        if a.is_none() {
+            *a = Some(Archiver::start(
+                Arc::clone(&self.db),
+                self.cfg.clone(),
+                self.lineage.clone(),
+                Arc::clone(&self.metrics),
+            ));
         }
     }
 
@@ -76,6 +98,13 @@ impl Backups {
     /// What the archiver has done, if it runs.
     pub fn archive_status(&self) -> Option<ArchiveStatus> {
         self.archiver.lock().as_ref().map(Archiver::status)
+    }
+
+    /// Stops archiving when this server stops leading: archives what it can, then lets the
+    /// log go (the new leader archives from where this one stopped).
+    pub async fn stop_archiving(&self) {
+        self.stop().await;
+        super::archive::release_hold(&self.db);
     }
 
     /// Archives what is left of the log and stops the archiver (at shutdown).

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     auth::Access,
+    backup::Backups,
     replication::{Replication, Role, follower, leader, seed},
     state::{PeerInfo, State, rpc_span},
 };
@@ -24,12 +25,18 @@ use crate::{
 pub struct ReplicationService {
     state: State,
     replication: Arc<Replication>,
+    /// Archiving follows the role: the leader archives its log, a follower does not.
+    backups: Arc<Backups>,
 }
 
 impl ReplicationService {
-    /// The service over shared state and the server's replication.
-    pub fn new(state: State, replication: Arc<Replication>) -> Self {
-        ReplicationService { state, replication }
+    /// The service over shared state, the server's replication and its backups.
+    pub fn new(state: State, replication: Arc<Replication>, backups: Arc<Backups>) -> Self {
+        ReplicationService {
+            state,
+            replication,
+            backups,
+        }
     }
 
     fn admit<T>(&self, req: &Request<T>) -> Result<(), Status> {
@@ -133,6 +140,7 @@ impl replication_server::Replication for ReplicationService {
         s.unary("Replication/Promote", req, |p, _r| async move {
             p.require(Access::Admin, None)?;
             let (epoch, start_seq) = self.replication.promote().await.map_err(|e| e.status())?;
+            self.backups.resume_archiving();
             Ok(PromoteResponse { epoch, start_seq })
         })
         .await
@@ -146,6 +154,7 @@ impl replication_server::Replication for ReplicationService {
         s.unary("Replication/Demote", req, |p, _r| async move {
             p.require(Access::Admin, None)?;
             let last_seq = self.replication.demote().map_err(|e| e.status())?;
+            self.backups.stop_archiving().await;
             Ok(DemoteResponse { last_seq })
         })
         .await
@@ -159,6 +168,7 @@ impl replication_server::Replication for ReplicationService {
         s.unary("Replication/Follow", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             self.replication.follow(&r.leader).map_err(|e| e.status())?;
+            self.backups.stop_archiving().await;
             Ok(FollowResponse {})
         })
         .await

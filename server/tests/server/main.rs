@@ -31,6 +31,7 @@ mod pipeline;
 mod pipeline_query;
 mod query;
 mod read_slots;
+mod replication_archiving;
 mod replication_epochs;
 mod replication_failover;
 mod replication_interrupted;
