@@ -7,7 +7,7 @@ use std::{path::Path, time::Duration};
 
 use shinydb_proto::v1;
 
-use crate::common::restore::{config_file, ids_served_from, restore, text};
+use crate::common::restore::{config_file, ids_served_from, restore, status, text, visible_seq};
 use crate::common::{Clients, Grpc, Server, ServerOptions, iid, sample};
 
 /// A `file://` store under `bucket` whose archive takes at most a second.
@@ -26,23 +26,6 @@ fn rfc3339(ms: i64) -> String {
     bson::DateTime::from_millis(ms)
         .try_to_rfc3339_string()
         .expect("a time")
-}
-
-async fn visible_seq(c: &mut Clients) -> u64 {
-    c.server
-        .stats(v1::StatsRequest {})
-        .await
-        .expect("stats")
-        .into_inner()
-        .visible_seq
-}
-
-async fn status(c: &mut Clients) -> v1::BackupStatusResponse {
-    c.backups
-        .status(v1::BackupStatusRequest {})
-        .await
-        .expect("backup status")
-        .into_inner()
 }
 
 /// Waits until the archive holds every batch up to `seq`.

@@ -10,24 +10,8 @@ use shinydb_proto::v1;
 use crate::common::{
     Clients, Grpc,
     replica::{self, Cluster},
+    restore::{status, visible_seq},
 };
-
-async fn status(c: &mut Clients) -> v1::BackupStatusResponse {
-    c.backups
-        .status(v1::BackupStatusRequest {})
-        .await
-        .expect("backup status")
-        .into_inner()
-}
-
-async fn visible_seq(c: &mut Clients) -> u64 {
-    c.server
-        .stats(v1::StatsRequest {})
-        .await
-        .expect("stats")
-        .into_inner()
-        .visible_seq
-}
 
 /// Waits until the server's archive holds every batch it has.
 async fn archived_all(c: &mut Clients) -> v1::BackupStatusResponse {

@@ -6,7 +6,9 @@ use std::{
     sync::Arc,
 };
 
-use super::{Grpc, Server, ServerOptions, all_ids, bin, write_file};
+use shinydb_proto::v1;
+
+use super::{Clients, Grpc, Server, ServerOptions, all_ids, bin, write_file};
 
 /// `shinydb-server restore --config CONFIG --data-dir DIR ARGS...`.
 pub fn restore(config: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -60,4 +62,23 @@ pub fn refused(dir: &Path, yaml: &str, args: &[&str]) -> String {
     let leftovers: Vec<_> = std::fs::read_dir(target.path()).expect("list").collect();
     assert!(leftovers.is_empty(), "a refused restore left {leftovers:?}");
     err
+}
+
+/// The server's newest visible batch.
+pub async fn visible_seq(c: &mut Clients) -> u64 {
+    c.server
+        .stats(v1::StatsRequest {})
+        .await
+        .expect("stats")
+        .into_inner()
+        .visible_seq
+}
+
+/// The server's backup and archive status.
+pub async fn status(c: &mut Clients) -> v1::BackupStatusResponse {
+    c.backups
+        .status(v1::BackupStatusRequest {})
+        .await
+        .expect("backup status")
+        .into_inner()
 }
