@@ -23,13 +23,13 @@ use std::{
 
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use shinydb_client::{Client, bson::doc, proto};
+use shinydb_client::{Client, bson::doc};
 use shinydb_testkit::{ADMIN_PASSWORD, Ca, Server, ServerOptions};
 
 /// Concurrent writers, as the target says.
 const WRITERS: usize = 16;
 
-/// Servers sharing one CA and the replication user's key, under one directory.
+/// Servers sharing one CA and the replica set's peer key, under one directory.
 struct Cluster {
     ca: Arc<Ca>,
     root: PathBuf,
@@ -50,35 +50,18 @@ impl Cluster {
         )
     }
 
-    /// A leader (`extra` under `replication:`) with the replication user's key on file.
-    async fn leader(&self, extra: &str) -> Server {
+    /// A leader (`extra` under `replication:`) accepting the peer key, with a store to write
+    /// to once `followers` (when `extra` asks for synchronous ones) have joined.
+    async fn leader(&self, extra: &str, followers: &[&str]) -> (Server, Vec<Server>) {
         let s = self.start(&format!(
-            "replication:\n  role: leader\n  name: leader\n{extra}"
+            "replication:\n  role: leader\n  name: leader\n  credential_file: {}\n{extra}",
+            self.credential().display()
         ));
+        let fs: Vec<Server> = followers.iter().map(|n| self.follower(&s, n)).collect();
         let admin = client(&s);
-        admin
-            .create_user(
-                "replicator",
-                "replicator-password",
-                vec![proto::Grant {
-                    role: proto::Role::Replication as i32,
-                    space: None,
-                }],
-            )
-            .await
-            .expect("replication user");
-        let key = builder(&s)
-            .password("replicator", "replicator-password")
-            .build()
-            .expect("client")
-            .create_api_key("", "followers", None)
-            .await
-            .expect("api key")
-            .key;
-        std::fs::write(self.credential(), key).expect("key file");
         admin.create_space("b").await.expect("space");
         admin.create_store("b", "docs").await.expect("store");
-        s
+        (s, fs)
     }
 
     fn follower(&self, leader: &Server, name: &str) -> Server {
@@ -211,7 +194,7 @@ fn size_of(dir: &Path) -> u64 {
 /// Loads ~`bytes` into a new leader (8 KiB documents, 6 KiB of them random so that they stay
 /// that large), then starts an empty follower: the seed's size, time and rate.
 async fn seed_phase(cluster: &Cluster, bytes: u64) -> (u64, Duration) {
-    let leader = cluster.leader("").await;
+    let (leader, _) = cluster.leader("", &[]).await;
     let c = client(&leader);
     let mut rng = StdRng::seed_from_u64(7);
     let docs = bytes / 8192;
@@ -260,13 +243,17 @@ fn main() {
             ca: Arc::new(Ca::new("ShinyDB replication bench CA")),
             root: root.path().to_path_buf(),
         };
+        let key: String = (0..40)
+            .map(|_| char::from(rand::rng().random_range(b'a'..=b'z')))
+            .collect();
+        std::fs::write(cluster.credential(), key).expect("peer key");
         let mut rows = Vec::new();
         for (name, extra) in [
             ("asynchronous", ""),
             ("sync_replicas: 1", "  sync_replicas: 1\n"),
         ] {
-            let leader = cluster.leader(extra).await;
-            let follower = cluster.follower(&leader, "f1");
+            let (leader, mut followers) = cluster.leader(extra, &["f1"]).await;
+            let follower = followers.pop().expect("one follower");
             caught_up(&follower, &leader, Duration::from_secs(60)).await;
             let p = write_phase(&leader, &follower, seconds, 0).await;
             rows.push((name, p));

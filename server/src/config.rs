@@ -415,8 +415,9 @@ pub struct ReplicationConfig {
     pub leader: Option<String>,
     /// The name a leader lists this follower by; `None`: the host name.
     pub name: Option<String>,
-    /// A file holding the API key a follower presents to its leader (a user with the
-    /// `replication` role); re-read at every connection.
+    /// A file holding the credential a follower presents to its leader: the replica set's
+    /// peer key (then also accepted from peers, as the `replication` role), or the API key of
+    /// a user with the `replication` role; re-read at every connection.
     pub credential_file: Option<PathBuf>,
     /// PEM certificates a follower trusts for its leader; `None`: `tls.client_ca`, else the
     /// system's roots.

@@ -19,6 +19,9 @@ pub enum ServerError {
     /// The data directory's lineage (for backups and the archive) could not be read or made.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    /// Replication could not be set up.
+    #[error(transparent)]
+    Replication(#[from] crate::replication::ReplicationError),
     /// The TLS certificates could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),

@@ -203,6 +203,19 @@ async fn serve(
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??
     };
+    if let Some(key) = follower::peer_key(&cfg.replication)? {
+        auth.set_peer_key(Some(&key)).map_err(|e| {
+            ServerError::Auth(format!(
+                "replication.credential_file {}: {e}",
+                cfg.replication
+                    .credential_file
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+            ))
+        })?;
+        info!("peers presenting the replica set's key may replicate from this server");
+    }
 
     let lineage = {
         let dir = cfg.data_dir.clone();

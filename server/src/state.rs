@@ -217,6 +217,21 @@ impl Shared {
         Ok(out.0)
     }
 
+    /// Runs a change to users or API keys on a blocking thread: like [`Shared::write`],
+    /// refused on a follower and acknowledged only once `replication.sync_replicas` followers
+    /// have it (a created user or a revoked key must survive a failover too).
+    pub async fn write_auth<T, F>(&self, f: F) -> Result<T, Status>
+    where
+        F: FnOnce(&Auth) -> Result<T, Status> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.replication.check_writable()?;
+        let (auth, db) = (Arc::clone(&self.auth), Arc::clone(&self.db));
+        let (out, seq) = blocking(move || Ok((f(&auth)?, db.last_seq()))).await?;
+        self.replication.wait_replicated(seq).await?;
+        Ok(out)
+    }
+
     /// Runs a longer read (scans, queries) on a blocking thread, once one of the
     /// `limits.max_concurrent_reads` slots is free (waiting up to `limits.read_queue_ms`).
     pub async fn read<T, F>(&self, f: F) -> Result<T, Status>
@@ -305,13 +320,33 @@ where
     })
 }
 
+tokio::task_local! {
+    /// When the request being served must have its answer (set by [`with_deadline`]).
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// When the request being served must have its answer, if it has a deadline: waits inside
+/// it that can say why they ran out use it (they end at the same instant, and the inner
+/// answer wins).
+pub fn request_deadline() -> Option<tokio::time::Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
 /// Fails with `DeadlineExceeded` when `fut` takes longer than `deadline`. A write already
 /// handed to the engine still completes; only its answer is lost.
+///
+/// Ends a little before `deadline` (a twentieth, at most 100 ms): tonic ends a call whose
+/// `grpc-timeout` passed with a bare "Timeout expired", and the answer should say why.
 pub async fn with_deadline<T>(
     deadline: Duration,
     fut: impl Future<Output = Result<T, Status>>,
 ) -> Result<T, Status> {
-    match tokio::time::timeout(deadline, fut).await {
+    let ours = deadline.saturating_sub((deadline / 20).min(Duration::from_millis(100)));
+    let until = tokio::time::Instant::now() + ours;
+    match DEADLINE
+        .scope(until, tokio::time::timeout_at(until, fut))
+        .await
+    {
         Ok(r) => r,
         Err(_) => Err(Status::deadline_exceeded(format!(
             "the request did not finish within its deadline of {} ms",

@@ -5,6 +5,11 @@
 //! Users and API keys live in the system space ([`store`]) and are cached in memory; sessions
 //! live only in memory, so a restart ends them (clients log in again). The methods that write
 //! block (engine writes, argon2): call them from a blocking thread.
+//!
+//! Servers of one replica set may also share a *peer key* (`replication.credential_file`
+//! holding a secret that is not a ShinyDB token): it grants only the `replication` role, and
+//! needs no write, so a leader that waits for followers before acknowledging writes can accept
+//! its first follower.
 
 pub mod password;
 pub mod ratelimit;
@@ -30,6 +35,13 @@ pub const ADMIN_USER: &str = "admin";
 
 /// The file holding a generated first admin password, inside the data directory.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Who a caller presenting the peer key is, in logs and `WhoAmI` (not a valid user name, so
+/// no user can be mistaken for it).
+pub const PEER_USER: &str = "(replication peer)";
+
+/// The shortest peer key accepted.
+pub const MIN_PEER_KEY_LENGTH: usize = 32;
 
 /// Milliseconds since the Unix epoch (saturating, as BSON dates are).
 pub fn now_ms() -> i64 {
@@ -84,6 +96,16 @@ pub struct Auth {
     session_lifetime: Duration,
     max_key_lifetime: Duration,
     min_password: usize,
+    /// The hash of the replica set's shared peer key, if it has one.
+    peer_key: RwLock<Option<SecretHash>>,
+}
+
+/// Why a peer key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerKeyError {
+    /// It is too short to be a secret.
+    #[error("it has {0} characters: a peer key needs at least {MIN_PEER_KEY_LENGTH}")]
+    TooShort(usize),
 }
 
 fn internal(e: impl std::fmt::Display) -> Status {
@@ -137,6 +159,7 @@ impl Auth {
             session_lifetime: Duration::from_secs(cfg.session_lifetime_seconds),
             max_key_lifetime: Duration::from_secs(cfg.max_api_key_lifetime_seconds),
             min_password: cfg.min_password_length as usize,
+            peer_key: RwLock::new(None),
         };
         auth.cache(users, keys);
         if auth.users.read().is_empty() {
@@ -242,6 +265,35 @@ impl Auth {
         self.users.read().get(user).map(|u| Arc::clone(&u.grants))
     }
 
+    /// Accepts `key` (trimmed) from peers as the `replication` role from now on, or stops
+    /// accepting one (`None`).
+    pub fn set_peer_key(&self, key: Option<&str>) -> Result<(), PeerKeyError> {
+        let hash = match key.map(str::trim) {
+            None => None,
+            Some(k) if k.chars().count() < MIN_PEER_KEY_LENGTH => {
+                return Err(PeerKeyError::TooShort(k.chars().count()));
+            }
+            Some(k) => Some(token::hash_secret(k.as_bytes())),
+        };
+        *self.peer_key.write() = hash;
+        Ok(())
+    }
+
+    /// The peer principal, when `presented` is the peer key.
+    fn peer(&self, presented: &str) -> Option<Principal> {
+        let stored = (*self.peer_key.read())?;
+        let hash = token::hash_secret(presented.as_bytes());
+        bool::from(subtle::ConstantTimeEq::ct_eq(&hash[..], &stored[..])).then(|| Principal {
+            user: PEER_USER.into(),
+            grants: Arc::new(vec![Grant {
+                role: Role::Replication,
+                space: None,
+            }]),
+            method: Method::PeerKey,
+            expires_at_ms: 0,
+        })
+    }
+
     /// Authenticates a request from its `authorization` metadata value.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Status> {
         let Some(value) = authorization else {
@@ -256,6 +308,9 @@ impl Auth {
             .ok_or_else(|| {
                 Status::unauthenticated("malformed authorization: expected `Bearer <token>`")
             })?;
+        if let Some(peer) = self.peer(text.trim()) {
+            return Ok(peer);
+        }
         let token = Token::parse(text.trim())
             .ok_or_else(|| Status::unauthenticated("malformed token: not a ShinyDB token"))?;
         let now = now_ms();
@@ -325,6 +380,13 @@ impl Auth {
                 .read()
                 .get(&id)
                 .is_some_and(|k| k.record.expires_at_ms == 0 || k.record.expires_at_ms > now),
+            Method::PeerKey => {
+                return if self.peer_key.read().is_some() {
+                    Ok(p.clone())
+                } else {
+                    Err(Status::unauthenticated("the peer key is no longer accepted"))
+                };
+            }
         };
         if !live {
             return Err(Status::unauthenticated(
@@ -399,6 +461,9 @@ impl Auth {
             }
             Method::ApiKey(_) => Err(Status::failed_precondition(
                 "this call used an API key, not a session: revoke keys with Users.RevokeApiKey",
+            )),
+            Method::PeerKey => Err(Status::failed_precondition(
+                "this call used the peer key, not a session",
             )),
         }
     }

@@ -160,6 +160,8 @@ pub enum Method {
     Session([u8; 16]),
     /// An API key.
     ApiKey([u8; 16]),
+    /// The replica set's shared peer key (`replication.credential_file`).
+    PeerKey,
 }
 
 /// An authenticated caller.

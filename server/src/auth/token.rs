@@ -32,6 +32,11 @@ pub type TokenId = [u8; 16];
 /// A SHA-256 hash of a token's secret.
 pub type SecretHash = [u8; 32];
 
+/// The SHA-256 hash a secret is kept as.
+pub fn hash_secret(secret: &[u8]) -> SecretHash {
+    Sha256::digest(secret).into()
+}
+
 /// A token as presented by a client.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token {
@@ -91,7 +96,7 @@ impl Token {
 
     /// The hash that is stored instead of the secret.
     pub fn secret_hash(&self) -> SecretHash {
-        Sha256::digest(self.secret).into()
+        hash_secret(&self.secret)
     }
 
     /// Whether the secret matches a stored hash, in constant time.

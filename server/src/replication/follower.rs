@@ -108,6 +108,23 @@ pub fn bearer(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationErro
     Ok(Some(format!("Bearer {}", key.trim())))
 }
 
+/// The replica set's shared peer key from `replication.credential_file`, when the file holds
+/// one (a secret that is not a ShinyDB token; a replication user's API key is not one).
+pub fn peer_key(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationError> {
+    let Some(path) = &cfg.credential_file else {
+        return Ok(None);
+    };
+    let key = std::fs::read_to_string(path).map_err(|source| ReplicationError::Credential {
+        path: path.clone(),
+        source,
+    })?;
+    let key = key.trim();
+    // A user's API key is checked against the users (so that revoking it works), not here.
+    Ok(crate::auth::token::Token::parse(key)
+        .is_none()
+        .then(|| key.to_string()))
+}
+
 /// Attaches the credential to a request.
 pub fn authorize<T>(req: &mut tonic::Request<T>, bearer: Option<&str>) {
     if let Some(b) = bearer

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::{
-    auth::{Access, Auth, Grant, Method, Principal},
+    auth::{Access, Grant, Method, Principal},
     state::{State, blocking},
 };
 
@@ -43,15 +43,6 @@ fn subject<'a>(p: &'a Principal, name: &'a str) -> &'a str {
     if name.is_empty() { &p.user } else { name }
 }
 
-fn with_auth<T, F>(auth: &Arc<Auth>, f: F) -> impl Future<Output = Result<T, Status>> + use<T, F>
-where
-    F: FnOnce(&Auth) -> Result<T, Status> + Send + 'static,
-    T: Send + 'static,
-{
-    let auth = Arc::clone(auth);
-    blocking(move || f(&auth))
-}
-
 #[tonic::async_trait]
 impl users_server::Users for UsersService {
     async fn login(&self, req: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
@@ -64,7 +55,8 @@ impl users_server::Users for UsersService {
             crate::auth::validate_user_name(&r.user)?;
             let ip = peer.map(|a| a.ip());
             let user = r.user.clone();
-            let out = with_auth(&s.auth, move |a| a.login(&r.user, &r.password, ip)).await;
+            let auth = Arc::clone(&s.auth);
+            let out = blocking(move || auth.login(&r.user, &r.password, ip)).await;
             if let Err(e) = &out
                 && e.code() == tonic::Code::Unauthenticated
             {
@@ -104,6 +96,7 @@ impl users_server::Users for UsersService {
                 method: match p.method {
                     Method::Session(_) => "session",
                     Method::ApiKey(_) => "api_key",
+                    Method::PeerKey => "peer_key",
                 }
                 .into(),
                 expires_at_ms: p.expires_at_ms,
@@ -120,7 +113,7 @@ impl users_server::Users for UsersService {
         s.unary("Users/CreateUser", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             let grants = grants_from(&r.grants)?;
-            with_auth(&s.auth, move |a| {
+            s.write_auth(move |a| {
                 a.create_user(&r.name, &r.password, grants)
             })
             .await?;
@@ -137,7 +130,7 @@ impl users_server::Users for UsersService {
         s.unary("Users/DropUser", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             let caller = p.user.clone();
-            with_auth(&s.auth, move |a| a.drop_user(&r.name, &caller)).await?;
+            s.write_auth(move |a| a.drop_user(&r.name, &caller)).await?;
             Ok(DropUserResponse {})
         })
         .await
@@ -184,7 +177,7 @@ impl users_server::Users for UsersService {
                 Method::Session(id) if own => Some(id),
                 _ => None,
             };
-            let revoked_api_keys = with_auth(&s.auth, move |a| {
+            let revoked_api_keys = s.write_auth(move |a| {
                 let old = own.then_some(r.old_password.as_str());
                 a.change_password(&name, old, &r.new_password, keep)
             })
@@ -202,7 +195,7 @@ impl users_server::Users for UsersService {
         s.unary("Users/GrantRole", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             let g = grant_from(r.grant.as_ref())?;
-            with_auth(&s.auth, move |a| a.set_grant(&r.name, g, true)).await?;
+            s.write_auth(move |a| a.set_grant(&r.name, g, true)).await?;
             Ok(GrantRoleResponse {})
         })
         .await
@@ -216,7 +209,7 @@ impl users_server::Users for UsersService {
         s.unary("Users/RevokeRole", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             let g = grant_from(r.grant.as_ref())?;
-            with_auth(&s.auth, move |a| a.set_grant(&r.name, g, false)).await?;
+            s.write_auth(move |a| a.set_grant(&r.name, g, false)).await?;
             Ok(RevokeRoleResponse {})
         })
         .await
@@ -234,7 +227,7 @@ impl users_server::Users for UsersService {
             }
             let expires =
                 (r.expires_in_seconds > 0).then(|| Duration::from_secs(r.expires_in_seconds));
-            let k = with_auth(&s.auth, move |a| {
+            let k = s.write_auth(move |a| {
                 a.create_api_key(&user, &r.description, expires)
             })
             .await?;
@@ -258,7 +251,7 @@ impl users_server::Users for UsersService {
                 // Someone else's key, or no such key: only a global admin learns which.
                 _ => p.require(Access::Admin, None)?,
             }
-            with_auth(&s.auth, move |a| a.revoke_api_key(&r.id)).await?;
+            s.write_auth(move |a| a.revoke_api_key(&r.id)).await?;
             Ok(RevokeApiKeyResponse {})
         })
         .await

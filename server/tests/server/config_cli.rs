@@ -1,6 +1,6 @@
 //! The command line and configuration: the documented default configuration, unknown keys and
-//! bad values named in errors (exit 2), environment overrides, and plaintext refused off
-//! loopback unless --allow-insecure.
+//! bad values named in errors (exit 2), environment overrides, plaintext refused off
+//! loopback unless --allow-insecure, and a peer key too short to be a secret refused.
 
 use std::process::Command;
 
@@ -63,6 +63,39 @@ fn unknown_keys_and_bad_values_exit_2_naming_the_key() {
     let (code, _, err) = run(&["--tls-cert", "/nonexistent.crt"], &[]);
     assert_eq!(code, Some(2));
     assert!(err.contains("tls.key"), "{err}");
+}
+
+#[test]
+fn a_peer_key_too_short_to_be_a_secret_stops_the_start_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = dir.path().join("peer.key");
+    std::fs::write(&key, "letmein\n").expect("write");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "replication:\n  role: leader\n  credential_file: {}\n",
+            key.display()
+        ),
+    )
+    .expect("write");
+    let data = dir.path().join("data");
+    let (code, _, err) = run(
+        &[
+            "--config",
+            cfg.to_str().expect("utf8"),
+            "--data-dir",
+            data.to_str().expect("utf8"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("replication.credential_file") && err.contains("at least 32"),
+        "{err}"
+    );
 }
 
 #[test]

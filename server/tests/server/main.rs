@@ -38,6 +38,7 @@ mod replication_interrupted;
 mod replication_reseed;
 mod replication_staleness;
 mod replication_streaming;
+mod replication_sync;
 mod replication_users;
 mod result_cap;
 mod shutdown;

@@ -37,7 +37,7 @@ async fn a_promoted_follower_archives_and_a_demoted_leader_stops() {
         bucket.path().display()
     );
     let cluster = Cluster::new();
-    let mut leader = cluster.leader(&backup).await;
+    let mut leader = cluster.leader(&backup);
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     c.insert(

@@ -15,7 +15,7 @@ use crate::common::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_meeting_a_newer_epoch_stops_taking_writes() {
     let cluster = Cluster::new();
-    let old = cluster.leader("").await;
+    let old = cluster.leader("");
     let mut c = old.admin().await;
     c.create_store("app", "items").await;
     let f = cluster.follower(&old, "f1");

@@ -25,7 +25,7 @@ fn rounds() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_write_survives_a_killed_leader() {
     let cluster = Cluster::new();
-    let mut servers: Vec<Server> = vec![cluster.leader(SYNC).await];
+    let mut servers: Vec<Server> = vec![cluster.leader(SYNC)];
     for name in ["s1", "s2"] {
         let yaml = cluster.follower_yaml(&servers[0], name, SYNC);
         servers.push(cluster.start(&yaml));

@@ -15,7 +15,7 @@ use crate::common::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_cut_mid_message_resumes_without_damage() {
     let cluster = Cluster::new();
-    let leader = cluster.leader("").await;
+    let leader = cluster.leader("");
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     let proxy = Proxy::start(leader.grpc).await;

@@ -18,8 +18,7 @@ async fn a_follower_cut_off_past_the_retention_cap_seeds_again_by_itself() {
         .leader(
             "  max_retained_bytes: 1MiB\n  heartbeat_ms: 200\nstorage:\n  memtable_size: 1MiB\n  \
              wal_segment_size: 1MiB\n",
-        )
-        .await;
+        );
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     c.insert("app", "items", vec![doc! {"_id": 0_i64}]).await;
@@ -52,7 +51,7 @@ async fn a_follower_cut_off_past_the_retention_cap_seeds_again_by_itself() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_holding_another_database_is_refused_and_keeps_it() {
     let cluster = Cluster::new();
-    let leader = cluster.leader("").await;
+    let leader = cluster.leader("");
     // A standalone server with its own data, then configured to follow the leader.
     let mut other = cluster.start("");
     let mut oc = other.admin().await;

@@ -28,7 +28,7 @@ fn get(bound_ms: Option<&str>) -> tonic::Request<v1::GetRequest> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_bounded_by_staleness_is_refused_once_the_follower_falls_behind() {
     let cluster = Cluster::new();
-    let mut leader = cluster.leader("").await;
+    let mut leader = cluster.leader("");
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     c.insert("app", "items", vec![doc! {"_id": 1_i64}]).await;

@@ -16,7 +16,7 @@ use crate::common::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_seed_stream_and_end_with_the_leaders_data() {
     let cluster = Cluster::new();
-    let leader = cluster.leader("").await;
+    let leader = cluster.leader("");
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     c.insert(

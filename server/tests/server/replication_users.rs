@@ -26,7 +26,7 @@ async fn read(c: &mut Clients) -> Result<(), tonic::Status> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_and_keys_changed_on_the_leader_take_effect_on_a_running_follower() {
     let cluster = Cluster::new();
-    let leader = cluster.leader("").await;
+    let leader = cluster.leader("");
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     c.insert("app", "items", vec![doc! {"_id": 1_i64}]).await;

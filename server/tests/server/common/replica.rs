@@ -1,5 +1,5 @@
-//! Leaders and followers on loopback: one CA for every server, a replication user's API key
-//! in a file, and the Replication service's status.
+//! Leaders and followers on loopback: one CA for every server, the replica set's peer key in
+//! a file every server is configured with, and the Replication service's status.
 
 use std::{
     path::{Path, PathBuf},
@@ -12,7 +12,7 @@ use tonic::service::interceptor::InterceptedService;
 
 use super::{ADMIN_PASSWORD, Bearer, Ca, Grpc, Server, ServerOptions};
 
-/// Servers that replicate: one CA, one credential, each in its own directory.
+/// Servers that replicate: one CA, one peer key, each server in its own directory.
 pub struct Cluster {
     /// The CA every server's certificate comes from.
     pub ca: Arc<Ca>,
@@ -21,15 +21,21 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A new cluster (no servers yet).
+    /// A new cluster (no servers yet) with a random peer key on file.
     pub fn new() -> Cluster {
-        Cluster {
+        let c = Cluster {
             ca: Arc::new(Ca::new("ShinyDB replication test CA")),
             dir: tempfile::tempdir().expect("tempdir"),
-        }
+        };
+        let key: String = rand::Rng::sample_iter(rand::rng(), rand::distr::Alphanumeric)
+            .take(40)
+            .map(char::from)
+            .collect();
+        std::fs::write(c.credential(), key).expect("write the peer key");
+        c
     }
 
-    /// The file holding the replication user's API key.
+    /// The file holding the replica set's peer key (`replication.credential_file`).
     pub fn credential(&self) -> PathBuf {
         self.dir.path().join("replication.key")
     }
@@ -49,42 +55,12 @@ impl Cluster {
         *server = next;
     }
 
-    /// Starts a leader (`extra` YAML under `replication:`), and creates the replication user
-    /// and its key.
-    pub async fn leader(&self, extra: &str) -> Server {
-        let s = self.start(&format!(
-            "replication:\n  role: leader\n  name: leader\n{extra}"
-        ));
-        let mut c = s.admin().await;
-        c.users
-            .create_user(v1::CreateUserRequest {
-                name: "replicator".into(),
-                password: "replicator-password".into(),
-                grants: vec![v1::Grant {
-                    role: v1::Role::Replication as i32,
-                    space: None,
-                }],
-            })
-            .await
-            .expect("create the replication user");
-        let token = s
-            .login("replicator", "replicator-password")
-            .await
-            .expect("login");
-        let mut rc = s.clients(&token).await;
-        let key = rc
-            .users
-            .create_api_key(v1::CreateApiKeyRequest {
-                user: String::new(),
-                description: "followers".into(),
-                expires_in_seconds: 0,
-            })
-            .await
-            .expect("api key")
-            .into_inner()
-            .key;
-        std::fs::write(self.credential(), key).expect("write the key");
-        s
+    /// Starts a leader (`extra` YAML under `replication:`) that accepts the peer key.
+    pub fn leader(&self, extra: &str) -> Server {
+        self.start(&format!(
+            "replication:\n  role: leader\n  name: leader\n  credential_file: {}\n{extra}",
+            self.credential().display()
+        ))
     }
 
     /// The YAML of a follower named `name` of `leader`.
