@@ -384,7 +384,9 @@ impl Auth {
                 return if self.peer_key.read().is_some() {
                     Ok(p.clone())
                 } else {
-                    Err(Status::unauthenticated("the peer key is no longer accepted"))
+                    Err(Status::unauthenticated(
+                        "the peer key is no longer accepted",
+                    ))
                 };
             }
         };

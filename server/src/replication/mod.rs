@@ -336,16 +336,18 @@ impl Replication {
         let Some(until) = crate::state::request_deadline() else {
             return wait.await;
         };
-        tokio::time::timeout_at(until, wait).await.unwrap_or_else(|_| {
-            Err(Status::deadline_exceeded(format!(
-                "written on this leader but not acknowledged: fewer than {} follower(s) \
+        tokio::time::timeout_at(until, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(format!(
+                    "written on this leader but not acknowledged: fewer than {} follower(s) \
                  (replication.sync_replicas, sync_durability: required) had it durably within \
                  the request's deadline, {} connected; the write stays on the leader and \
                  reaches followers when they connect",
-                self.cfg.sync_replicas,
-                self.followers.count()
-            )))
-        })
+                    self.cfg.sync_replicas,
+                    self.followers.count()
+                )))
+            })
     }
 
     /// Makes this server the leader of a new epoch: stops following, writes the epoch record,

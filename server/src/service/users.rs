@@ -113,10 +113,8 @@ impl users_server::Users for UsersService {
         s.unary("Users/CreateUser", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             let grants = grants_from(&r.grants)?;
-            s.write_auth(move |a| {
-                a.create_user(&r.name, &r.password, grants)
-            })
-            .await?;
+            s.write_auth(move |a| a.create_user(&r.name, &r.password, grants))
+                .await?;
             Ok(CreateUserResponse {})
         })
         .await
@@ -177,11 +175,12 @@ impl users_server::Users for UsersService {
                 Method::Session(id) if own => Some(id),
                 _ => None,
             };
-            let revoked_api_keys = s.write_auth(move |a| {
-                let old = own.then_some(r.old_password.as_str());
-                a.change_password(&name, old, &r.new_password, keep)
-            })
-            .await?;
+            let revoked_api_keys = s
+                .write_auth(move |a| {
+                    let old = own.then_some(r.old_password.as_str());
+                    a.change_password(&name, old, &r.new_password, keep)
+                })
+                .await?;
             Ok(ChangePasswordResponse { revoked_api_keys })
         })
         .await
@@ -209,7 +208,8 @@ impl users_server::Users for UsersService {
         s.unary("Users/RevokeRole", req, |p, r| async move {
             p.require(Access::Admin, None)?;
             let g = grant_from(r.grant.as_ref())?;
-            s.write_auth(move |a| a.set_grant(&r.name, g, false)).await?;
+            s.write_auth(move |a| a.set_grant(&r.name, g, false))
+                .await?;
             Ok(RevokeRoleResponse {})
         })
         .await
@@ -227,10 +227,9 @@ impl users_server::Users for UsersService {
             }
             let expires =
                 (r.expires_in_seconds > 0).then(|| Duration::from_secs(r.expires_in_seconds));
-            let k = s.write_auth(move |a| {
-                a.create_api_key(&user, &r.description, expires)
-            })
-            .await?;
+            let k = s
+                .write_auth(move |a| a.create_api_key(&user, &r.description, expires))
+                .await?;
             Ok(CreateApiKeyResponse {
                 id: k.id,
                 key: k.key,

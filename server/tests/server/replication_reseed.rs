@@ -14,11 +14,10 @@ use crate::common::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_cut_off_past_the_retention_cap_seeds_again_by_itself() {
     let cluster = Cluster::new();
-    let leader = cluster
-        .leader(
-            "  max_retained_bytes: 1MiB\n  heartbeat_ms: 200\nstorage:\n  memtable_size: 1MiB\n  \
+    let leader = cluster.leader(
+        "  max_retained_bytes: 1MiB\n  heartbeat_ms: 200\nstorage:\n  memtable_size: 1MiB\n  \
              wal_segment_size: 1MiB\n",
-        );
+    );
     let mut c = leader.admin().await;
     c.create_store("app", "items").await;
     c.insert("app", "items", vec![doc! {"_id": 0_i64}]).await;
