@@ -7,9 +7,10 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
+use futures::FutureExt as _;
 use shinydb_engine::{Db, LogRecord};
 use shinydb_proto::v1::{
-    FollowerMessage, StreamAck, StreamStart, follower_message,
+    FollowerMessage, LeaderMessage, StreamAck, StreamStart, follower_message,
     replication_client::ReplicationClient,
 };
 use tokio::sync::mpsc;
@@ -31,6 +32,10 @@ use crate::{
 pub const SEED_MARKER: &str = "seed-needed";
 /// Where diverged log tails are kept for people to inspect.
 pub const ROLLBACK_DIR: &str = "rollback";
+
+/// At most this much of the leader's log (wire form) goes into one apply: messages that
+/// arrived while the previous ones were applied are taken together, up to here.
+const MAX_APPLY_BYTES: usize = 16 << 20;
 
 /// What the follower loop saw last.
 #[derive(Debug, Clone, Default)]
@@ -316,22 +321,37 @@ async fn stream_once(
             Ok(Ok(None)) => return Ok(Ended::Reconnect),
             Ok(Err(s)) => return refused(s),
         };
-        if msg.epoch < epoch {
-            return Err(ReplicationError::Leader {
-                endpoint: leader.to_string(),
-                status: Status::failed_precondition(format!(
-                    "it is at epoch {}, older than this server's {epoch}: it no longer leads",
-                    msg.epoch
-                )),
-            });
+        // Messages that arrived while the last ones were applied go in with this one: one
+        // sync and one acknowledgement for all, so a group of the leader's writes shares the
+        // follower's fsync too, however many messages it came in.
+        check_epoch(&msg, epoch, leader)?;
+        let mut records = msg.records.to_vec();
+        let mut msg = msg;
+        let mut ended = None;
+        while records.len() < MAX_APPLY_BYTES {
+            match inbound.message().now_or_never() {
+                None => break,
+                Some(Ok(Some(next))) => {
+                    check_epoch(&next, epoch, leader)?;
+                    records.extend_from_slice(&next.records);
+                    msg = next;
+                }
+                Some(Ok(None)) => {
+                    ended = Some(Ok(Ended::Reconnect));
+                    break;
+                }
+                Some(Err(s)) => {
+                    ended = Some(refused(s));
+                    break;
+                }
+            }
         }
         let mut applied_commit = None;
-        if !msg.records.is_empty() {
+        if !records.is_empty() {
             let db = Arc::clone(r.db());
             let auth = Arc::clone(r.auth());
-            let bytes = msg.records.clone();
             let applied = crate::state::blocking_engine(move || {
-                let records = LogRecord::all_from_bytes(&bytes)?;
+                let records = LogRecord::all_from_bytes(&records)?;
                 let commit = records.last().map(LogRecord::commit_time_ms);
                 let last = db.apply_logs(&records)?;
                 if changes_auth(&db, &records)? {
@@ -362,7 +382,24 @@ async fn stream_once(
         let lag = lag_seconds(&st, r.db().last_seq());
         drop(st);
         r.metrics().replication_lag.set(lag);
+        if let Some(end) = ended {
+            return end;
+        }
     }
+}
+
+/// Refuses a message from an older epoch than this server's: its sender no longer leads.
+fn check_epoch(msg: &LeaderMessage, epoch: u64, leader: &str) -> Result<(), ReplicationError> {
+    if msg.epoch < epoch {
+        return Err(ReplicationError::Leader {
+            endpoint: leader.to_string(),
+            status: Status::failed_precondition(format!(
+                "it is at epoch {}, older than this server's {epoch}: it no longer leads",
+                msg.epoch
+            )),
+        });
+    }
+    Ok(())
 }
 
 /// Whether applied batches wrote users or API keys, which the server caches.
