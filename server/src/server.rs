@@ -33,7 +33,7 @@ use crate::{
     http,
     metrics::Metrics,
     net::{self, Accept},
-    replication::{Replication, Restart, follower, seed},
+    replication::{Replication, Restart, Role, follower, role_file, seed},
     service::{
         backup::BackupsService, catalog::CatalogService, documents::DocumentsService,
         query::QueryService, replication::ReplicationService, server::ServerService,
@@ -95,8 +95,11 @@ pub async fn run(mut cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             .and_then(TcpListener::from_std)
             .map_err(|source| ServerError::Bind { addr, source })
     };
+    take_saved_role(&mut cfg)?;
     loop {
-        if cfg.replication.role == ReplicationRole::Follower && follower::needs_seed(&cfg.data_dir)
+        if cfg.replication.role == ReplicationRole::Follower
+            && cfg.replication.leader.is_some()
+            && follower::needs_seed(&cfg.data_dir)
         {
             if !seed_with_retries(&cfg).await? {
                 return Ok(());
@@ -119,6 +122,32 @@ pub async fn run(mut cfg: Config, ctx: RunContext) -> Result<(), ServerError> {
             }
         }
     }
+}
+
+/// Applies the role saved at run time ([`role_file`]) to `cfg`, while the configuration still
+/// gives the role it gave when that was saved; else the configuration wins and the file goes.
+fn take_saved_role(cfg: &mut Config) -> Result<(), ServerError> {
+    let Some(saved) = role_file::load(&cfg.data_dir)? else {
+        return Ok(());
+    };
+    let file = cfg.data_dir.join(role_file::ROLE_FILE);
+    if saved.configured != Role::configured(&cfg.replication) {
+        info!(file = %file.display(), saved = saved.role.name(),
+            "the replication configuration changed since a role was given at run time: it wins");
+        role_file::remove(&cfg.data_dir)?;
+        return Ok(());
+    }
+    info!(role = saved.role.name(), file = %file.display(),
+        "taking the role given at run time (promote, demote, follow) over replication.role");
+    let r = &mut cfg.replication;
+    (r.role, r.leader) = match saved.role {
+        Role::Standalone => (ReplicationRole::Standalone, None),
+        Role::Leader => (ReplicationRole::Leader, None),
+        Role::Follower(leader) => (ReplicationRole::Follower, Some(leader)),
+        // A follower of nobody: read-only until told whom to follow.
+        Role::Demoted => (ReplicationRole::Follower, None),
+    };
+    Ok(())
 }
 
 /// Seeds from the leader, retrying until it works; `false` when a signal came first.

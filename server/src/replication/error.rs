@@ -52,6 +52,18 @@ pub enum ReplicationError {
         #[source]
         source: std::io::Error,
     },
+    /// The saved run-time role is not one.
+    #[error(
+        "{}: {found:?} is not `leader`, `demoted` or `follower <endpoint>` (delete the file to \
+         take the role from the configuration)",
+        path.display()
+    )]
+    RoleFile {
+        /// The file.
+        path: PathBuf,
+        /// What it holds (at most 200 characters).
+        found: String,
+    },
     /// The credential file could not be read.
     #[error("reading the replication credential {}: {source}", path.display())]
     Credential {
@@ -76,6 +88,7 @@ impl ReplicationError {
             | ReplicationError::Engine(_)
             | ReplicationError::BadSnapshot(_)
             | ReplicationError::File { .. }
+            | ReplicationError::RoleFile { .. }
             | ReplicationError::Credential { .. } => Code::Internal,
         };
         Status::new(code, self.to_string())

@@ -321,10 +321,10 @@ async fn stream_once(
             Ok(Ok(None)) => return Ok(Ended::Reconnect),
             Ok(Err(s)) => return refused(s),
         };
+        check_epoch(&msg, epoch, leader)?;
         // Messages that arrived while the last ones were applied go in with this one: one
         // sync and one acknowledgement for all, so a group of the leader's writes shares the
         // follower's fsync too, however many messages it came in.
-        check_epoch(&msg, epoch, leader)?;
         let mut records = msg.records.to_vec();
         let mut msg = msg;
         let mut ended = None;

@@ -17,6 +17,7 @@ pub mod epoch;
 mod error;
 pub mod follower;
 pub mod leader;
+pub mod role_file;
 pub mod seed;
 
 use std::{path::PathBuf, sync::Arc};
@@ -27,7 +28,7 @@ use shinydb_engine::Db;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::{Status, metadata::MetadataValue};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
     auth::Auth,
@@ -54,6 +55,17 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role `cfg` gives (a follower without a leader is demoted: read-only, following
+    /// nobody).
+    pub fn configured(cfg: &ReplicationConfig) -> Role {
+        match (&cfg.role, &cfg.leader) {
+            (ReplicationRole::Standalone, _) => Role::Standalone,
+            (ReplicationRole::Leader, _) => Role::Leader,
+            (ReplicationRole::Follower, Some(l)) => Role::Follower(l.clone()),
+            (ReplicationRole::Follower, None) => Role::Demoted,
+        }
+    }
+
     /// The name status reports.
     pub fn name(&self) -> &'static str {
         match self {
@@ -128,12 +140,7 @@ impl Replication {
         db.on_visible(Some(Box::new(move |seq| {
             tx.send_replace(seq);
         })));
-        let role = match (&cfg.role, &cfg.leader) {
-            (ReplicationRole::Standalone, _) => Role::Standalone,
-            (ReplicationRole::Leader, _) => Role::Leader,
-            (ReplicationRole::Follower, Some(l)) => Role::Follower(l.clone()),
-            (ReplicationRole::Follower, None) => Role::Demoted,
-        };
+        let role = Role::configured(&cfg);
         if role != Role::Standalone {
             db.keep_log_tail(tail_bytes(&cfg));
         }
@@ -377,6 +384,7 @@ impl Replication {
             .set(role_metric(&Role::Leader));
         self.metrics.replication_epoch.set(epoch as i64);
         info!(epoch, start_seq = start, "promoted: this server leads");
+        self.save_role(&Role::Leader);
         Ok((epoch, start))
     }
 
@@ -395,6 +403,7 @@ impl Replication {
             .set(role_metric(&Role::Demoted));
         let last = self.db.last_seq();
         warn!(last_seq = last, "demoted: this server takes no writes");
+        self.save_role(&Role::Demoted);
         Ok(last)
     }
 
@@ -417,7 +426,27 @@ impl Replication {
         self.metrics
             .replication_role
             .set(role_metric(&Role::Follower(String::new())));
+        self.save_role(&Role::Follower(endpoint.to_string()));
         Ok(())
+    }
+
+    /// Keeps a role given at run time across restarts ([`role_file`]), with the role the
+    /// configuration gives (this server's configuration, unless a saved role overrode it at
+    /// start: then the one saved with that). A failure is logged: the role holds until the
+    /// restart, and the next change tries again.
+    fn save_role(&self, role: &Role) {
+        let configured = match role_file::load(&self.data_dir) {
+            Ok(Some(saved)) => saved.configured,
+            _ => Role::configured(&self.cfg),
+        };
+        let saved = role_file::Saved {
+            role: role.clone(),
+            configured,
+        };
+        if let Err(e) = role_file::save(&self.data_dir, &saved) {
+            error!(error = %e, role = role.name(), "the new role could not be saved: a restart \
+                   takes the configured one");
+        }
     }
 
     /// Stops the follower loop, if one runs (at shutdown, or before a role change).

@@ -25,6 +25,7 @@ use tracing::info;
 use super::{
     Replication, ReplicationError,
     follower::{self, ROLLBACK_DIR, SEED_MARKER},
+    role_file,
 };
 use crate::{
     backup::{
@@ -227,12 +228,6 @@ pub async fn seed(cfg: &Config) -> Result<Seeded, ReplicationError> {
         }
         let lineage = staging.join(LINEAGE_FILE);
         fs::write(&lineage, format!("{}\n", header.lineage)).map_err(io("writing", &lineage))?;
-        // Diverged tails set aside earlier stay with the data.
-        let rollback = dir.join(ROLLBACK_DIR);
-        if rollback.is_dir() {
-            let to = staging.join(ROLLBACK_DIR);
-            fs::rename(&rollback, &to).map_err(io("keeping", &rollback))?;
-        }
         let check = staging.clone();
         let want = header.seq;
         let opened = crate::state::blocking_engine(move || {
@@ -253,6 +248,17 @@ pub async fn seed(cfg: &Config) -> Result<Seeded, ReplicationError> {
             return Err(bad(format!(
                 "the copy opens at batch {opened}, not at the snapshot's {want}"
             )));
+        }
+        // Diverged tails set aside earlier and a role given at run time stay with the data
+        // (moved only now: a failed seed removes the staging directory).
+        let rollback = dir.join(ROLLBACK_DIR);
+        if rollback.is_dir() {
+            let to = staging.join(ROLLBACK_DIR);
+            fs::rename(&rollback, &to).map_err(io("keeping", &rollback))?;
+        }
+        let role = dir.join(role_file::ROLE_FILE);
+        if role.is_file() {
+            fs::copy(&role, staging.join(role_file::ROLE_FILE)).map_err(io("keeping", &role))?;
         }
         Ok(bytes)
     }

@@ -36,6 +36,7 @@ mod replication_epochs;
 mod replication_failover;
 mod replication_interrupted;
 mod replication_reseed;
+mod replication_role_kept;
 mod replication_staleness;
 mod replication_streaming;
 mod replication_sync;

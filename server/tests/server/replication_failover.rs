@@ -90,9 +90,11 @@ async fn every_acknowledged_write_survives_a_killed_leader() {
             })
             .await
             .expect("follow");
-        // The old leader comes back as a follower of the new one.
+        // The old leader comes back and is told to follow the new one (it may come back
+        // leading: a role given at run time outlives a restart while the configuration stays).
         let yaml = cluster.follower_yaml(&servers[best], names[leader], SYNC);
         cluster.restart_as(&mut servers[leader], &yaml);
+        replica::follow(&servers[leader], &servers[best]).await;
         replica::caught_up(&servers[leader], &servers[best], Duration::from_secs(60)).await;
         replica::caught_up(&servers[other], &servers[best], Duration::from_secs(60)).await;
         let st = replica::status(&servers[leader]).await;

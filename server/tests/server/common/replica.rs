@@ -93,6 +93,40 @@ pub async fn admin(
     ReplicationClient::new(InterceptedService::new(s.channel().await, b))
 }
 
+/// Tells `server` to follow `leader`, retrying while it restarts itself (to seed).
+pub async fn follow(server: &Server, leader: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let token = server.login("admin", ADMIN_PASSWORD).await;
+        let answer = match token {
+            Ok(token) => {
+                let b = Bearer(format!("Bearer {token}").parse().expect("ascii"));
+                let ch = server.endpoint().connect().await;
+                match ch {
+                    Ok(ch) => ReplicationClient::new(InterceptedService::new(ch, b))
+                        .follow(v1::FollowRequest {
+                            leader: leader.endpoint_uri(),
+                        })
+                        .await
+                        .map(drop),
+                    Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(()) => return,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "follow {}: {e}; its log:\n{}",
+                leader.endpoint_uri(),
+                server.log()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The server's replication status.
 pub async fn status(s: &Server) -> v1::ReplicationStatusResponse {
     admin(s)
