@@ -137,16 +137,24 @@ fn take_saved_role(cfg: &mut Config) -> Result<(), ServerError> {
         role_file::remove(&cfg.data_dir)?;
         return Ok(());
     }
-    info!(role = saved.role.name(), file = %file.display(),
-        "taking the role given at run time (promote, demote, follow) over replication.role");
     let r = &mut cfg.replication;
     (r.role, r.leader) = match saved.role {
         Role::Standalone => (ReplicationRole::Standalone, None),
-        Role::Leader => (ReplicationRole::Leader, None),
         Role::Follower(leader) => (ReplicationRole::Follower, Some(leader)),
         // A follower of nobody: read-only until told whom to follow.
         Role::Demoted => (ReplicationRole::Follower, None),
+        // Another server may lead by now: never a writer again on its own.
+        Role::Leader if r.role != ReplicationRole::Leader => {
+            warn!(file = %file.display(),
+                "this server led (promoted at run time) when it stopped; it comes back \
+                 read-only, as another may lead by now: `shinydb replica promote` to lead \
+                 again (a new epoch), or `shinydb replica follow ENDPOINT`");
+            (ReplicationRole::Follower, None)
+        }
+        Role::Leader => (ReplicationRole::Leader, None),
     };
+    info!(role = ?r.role, leader = ?r.leader, file = %file.display(),
+        "taking the role given at run time (promote, demote, follow) over replication.role");
     Ok(())
 }
 
@@ -232,15 +240,14 @@ async fn serve(
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??
     };
-    if let Some(key) = follower::peer_key(&cfg.replication)? {
-        auth.set_peer_key(Some(&key)).map_err(|e| {
+    if let (Some(key), Some(path)) = (
+        follower::peer_key(&cfg.replication)?,
+        &cfg.replication.credential_file,
+    ) {
+        auth.set_peer_key(&key).map_err(|e| {
             ServerError::Auth(format!(
                 "replication.credential_file {}: {e}",
-                cfg.replication
-                    .credential_file
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new(""))
-                    .display()
+                path.display()
             ))
         })?;
         info!("peers presenting the replica set's key may replicate from this server");

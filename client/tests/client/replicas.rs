@@ -252,6 +252,9 @@ async fn after_a_failover_writes_find_the_new_leader_through_the_followers() {
         .insert(doc! {"_id": 1_i64})
         .await
         .expect("insert on the first leader");
+    // Asynchronous replication: the insert must reach f1 before the leader dies (this test is
+    // about where writes go, not about what asynchronous replication may lose).
+    caught_up(&f1, &leader).await;
 
     leader.kill();
     client(&f1)

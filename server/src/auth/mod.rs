@@ -265,17 +265,14 @@ impl Auth {
         self.users.read().get(user).map(|u| Arc::clone(&u.grants))
     }
 
-    /// Accepts `key` (trimmed) from peers as the `replication` role from now on, or stops
-    /// accepting one (`None`).
-    pub fn set_peer_key(&self, key: Option<&str>) -> Result<(), PeerKeyError> {
-        let hash = match key.map(str::trim) {
-            None => None,
-            Some(k) if k.chars().count() < MIN_PEER_KEY_LENGTH => {
-                return Err(PeerKeyError::TooShort(k.chars().count()));
-            }
-            Some(k) => Some(token::hash_secret(k.as_bytes())),
-        };
-        *self.peer_key.write() = hash;
+    /// Accepts `key` (trimmed) from peers as the `replication` role from now on.
+    pub fn set_peer_key(&self, key: &str) -> Result<(), PeerKeyError> {
+        let key = key.trim();
+        let length = key.chars().count();
+        if length < MIN_PEER_KEY_LENGTH {
+            return Err(PeerKeyError::TooShort(length));
+        }
+        *self.peer_key.write() = Some(token::hash_secret(key.as_bytes()));
         Ok(())
     }
 
@@ -308,11 +305,13 @@ impl Auth {
             .ok_or_else(|| {
                 Status::unauthenticated("malformed authorization: expected `Bearer <token>`")
             })?;
-        if let Some(peer) = self.peer(text.trim()) {
-            return Ok(peer);
-        }
-        let token = Token::parse(text.trim())
-            .ok_or_else(|| Status::unauthenticated("malformed token: not a ShinyDB token"))?;
+        let text = text.trim();
+        // Not a token: the peer key, or nothing (a peer key is never token-shaped).
+        let Some(token) = Token::parse(text) else {
+            return self
+                .peer(text)
+                .ok_or_else(|| Status::unauthenticated("malformed token: not a ShinyDB token"));
+        };
         let now = now_ms();
         let (user, expires_at_ms, method) = match token.kind {
             TokenKind::Session => {
@@ -380,15 +379,8 @@ impl Auth {
                 .read()
                 .get(&id)
                 .is_some_and(|k| k.record.expires_at_ms == 0 || k.record.expires_at_ms > now),
-            Method::PeerKey => {
-                return if self.peer_key.read().is_some() {
-                    Ok(p.clone())
-                } else {
-                    Err(Status::unauthenticated(
-                        "the peer key is no longer accepted",
-                    ))
-                };
-            }
+            // Accepted for as long as the server runs.
+            Method::PeerKey => return Ok(p.clone()),
         };
         if !live {
             return Err(Status::unauthenticated(

@@ -1,9 +1,12 @@
 //! The role a server was given at run time (`promote`, `demote`, `follow`), kept in its data
-//! directory so that a restart keeps it: a promoted follower comes back as the leader, as a
-//! promoted PostgreSQL standby does, instead of following the leader it replaced.
+//! directory so that a restart does not undo it: a server told to follow another keeps
+//! following that one, a demoted one stays read-only. A server that led when it stopped comes
+//! back *demoted* (read-only, following nobody) unless its configuration makes it a leader:
+//! another server may lead by now, so it never takes writes again on its own; `promote` (a new
+//! epoch) or `follow` decides.
 //!
 //! The file also records the role the configuration gave when it was written. At start the
-//! saved role wins while the configuration still says the same; a configuration changed since
+//! saved role counts while the configuration still says the same; a configuration changed since
 //! (someone, or an operator, chose a role on purpose) wins and the file goes.
 //!
 //! Two lines: the role, then `configured ` and the configured role; a role is `standalone`,

@@ -1,7 +1,8 @@
 //! A role given at run time outlives a restart: a follower promoted after its leader died
-//! comes back leading (its configuration still names the dead leader), a demoted one comes back
-//! read-only, one told to follow another server follows that one — until the configuration
-//! changes, which then wins. A damaged role file stops the start, naming the file.
+//! comes back demoted, not following the dead leader its configuration names and not taking
+//! writes on its own; one told to follow another server follows that one — until the
+//! configuration changes, which then wins. A damaged role file stops the start, naming the
+//! file.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::common::{
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn promote_demote_and_follow_outlive_a_restart() {
+async fn run_time_roles_outlive_a_restart_but_never_as_a_writer() {
     let cluster = Cluster::new();
     let mut leader = cluster.leader("");
     let mut c = leader.admin().await;
@@ -31,19 +32,11 @@ async fn promote_demote_and_follow_outlive_a_restart() {
         .await
         .expect("promote");
     let epoch = replica::status(&f).await.epoch;
+    // Configured as a follower of the dead leader, it led when it stopped: it comes back
+    // read-only, following nobody (another server may lead by now).
     cluster.restart_as(&mut f, &yaml);
     let st = replica::status(&f).await;
-    assert_eq!((st.role.as_str(), st.epoch), ("leader", epoch), "{st:?}");
-    let mut fc = f.admin().await;
-    fc.insert("app", "items", vec![doc! {"_id": 2_i64}]).await;
-
-    replica::admin(&f)
-        .await
-        .demote(v1::DemoteRequest {})
-        .await
-        .expect("demote");
-    cluster.restart_as(&mut f, &yaml);
-    assert_eq!(replica::status(&f).await.role, "demoted");
+    assert_eq!((st.role.as_str(), st.epoch), ("demoted", epoch), "{st:?}");
     let e = f
         .admin()
         .await
@@ -54,8 +47,17 @@ async fn promote_demote_and_follow_outlive_a_restart() {
             documents: vec![crate::common::bson_bytes(&doc! {"_id": 3_i64})],
         })
         .await
-        .expect_err("a demoted server takes no writes");
+        .expect_err("it takes no writes on its own");
     assert_eq!(e.code(), tonic::Code::Unavailable, "{e}");
+    // Promoted again, it leads a new epoch.
+    replica::admin(&f)
+        .await
+        .promote(v1::PromoteRequest {})
+        .await
+        .expect("promote again");
+    assert_eq!(replica::status(&f).await.epoch, epoch + 1);
+    let mut fc = f.admin().await;
+    fc.insert("app", "items", vec![doc! {"_id": 2_i64}]).await;
 
     let elsewhere = "https://127.0.0.1:9";
     replica::admin(&f)
