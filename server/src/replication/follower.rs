@@ -101,8 +101,8 @@ pub async fn connect(
     ep.connect().await.map_err(|e| err(format!("{e:?}")))
 }
 
-/// The `authorization` value from `replication.credential_file` (re-read every time).
-pub fn bearer(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationError> {
+/// The credential in `replication.credential_file`, trimmed (`None`: no file configured).
+fn credential(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationError> {
     let Some(path) = &cfg.credential_file else {
         return Ok(None);
     };
@@ -110,24 +110,19 @@ pub fn bearer(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationErro
         path: path.clone(),
         source,
     })?;
-    Ok(Some(format!("Bearer {}", key.trim())))
+    Ok(Some(key.trim().to_string()))
+}
+
+/// The `authorization` value from `replication.credential_file` (re-read every time).
+pub fn bearer(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationError> {
+    Ok(credential(cfg)?.map(|key| format!("Bearer {key}")))
 }
 
 /// The replica set's shared peer key from `replication.credential_file`, when the file holds
-/// one (a secret that is not a ShinyDB token; a replication user's API key is not one).
+/// one (a secret that is not a ShinyDB token). A user's API key is checked against the users
+/// instead, so that revoking it works.
 pub fn peer_key(cfg: &ReplicationConfig) -> Result<Option<String>, ReplicationError> {
-    let Some(path) = &cfg.credential_file else {
-        return Ok(None);
-    };
-    let key = std::fs::read_to_string(path).map_err(|source| ReplicationError::Credential {
-        path: path.clone(),
-        source,
-    })?;
-    let key = key.trim();
-    // A user's API key is checked against the users (so that revoking it works), not here.
-    Ok(crate::auth::token::Token::parse(key)
-        .is_none()
-        .then(|| key.to_string()))
+    Ok(credential(cfg)?.filter(|key| crate::auth::token::Token::parse(key).is_none()))
 }
 
 /// Attaches the credential to a request.
