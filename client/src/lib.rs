@@ -65,3 +65,5 @@ pub use query::QueryOutput;
 pub use resilience::BreakerState;
 pub use shinydb_proto::v1 as proto;
 pub use store::{ScanPage, Store, UpdateOutcome};
+/// The gRPC status codes [`Error::code`] returns.
+pub use tonic::Code;

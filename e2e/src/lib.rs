@@ -6,6 +6,8 @@
 //! test returns early. When it is set, every failure to reach the cluster is an error: `.ci/run`
 //! sets it after `up`, so a cluster that did not come up fails CI.
 
+pub mod s3;
+
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 //! and deleting children the spec no longer wants), events, and the status ([`status`]). [`metrics`] serves Prometheus
 //! metrics and health; [`leader`] runs the controller only on the replica holding the Lease.
 
+pub mod backup;
 pub mod build;
 pub mod controller;
 pub mod crd;

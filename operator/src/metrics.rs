@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::error::RunError;
@@ -26,6 +27,10 @@ pub struct Metrics {
     pub duration: HistogramVec,
     /// 1 while this replica holds the leader lease.
     pub leader: IntGauge,
+    /// Finished ShinyBackups, by result (`completed`, `failed`).
+    pub backups: IntCounterVec,
+    /// When each instance's last backup completed, seconds since the Unix epoch.
+    pub last_backup_success: GaugeVec,
     ready: AtomicBool,
 }
 
@@ -62,13 +67,31 @@ impl Metrics {
         registry.register(Box::new(reconciliations.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let backups = IntCounterVec::new(
+            Opts::new(
+                "shinydb_operator_backups_total",
+                "ShinyBackups that finished, by result.",
+            ),
+            &["result"],
+        )?;
+        let last_backup_success = GaugeVec::new(
+            Opts::new(
+                "shinydb_operator_last_backup_success_timestamp_seconds",
+                "When the instance's last backup completed (Unix time).",
+            ),
+            &["namespace", "instance"],
+        )?;
         registry.register(Box::new(leader.clone()))?;
+        registry.register(Box::new(backups.clone()))?;
+        registry.register(Box::new(last_backup_success.clone()))?;
         Ok(Metrics {
             registry,
             reconciliations,
             errors,
             duration,
             leader,
+            backups,
+            last_backup_success,
             ready: AtomicBool::new(false),
         })
     }

@@ -2,6 +2,8 @@
 //! (referenced Secrets) or the server's configuration parser. Pure: the caller fetches the
 //! referenced Secrets.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::build::tls::{CertInfo, cert_info};
@@ -15,6 +17,8 @@ pub struct Referenced {
     pub tls_secret: Option<Secret>,
     /// `spec.auth.adminPasswordSecret.name`.
     pub admin_secret: Option<Secret>,
+    /// The Secrets `spec.backup` names, by name (absent: not found).
+    pub backup_secrets: BTreeMap<String, Secret>,
 }
 
 /// Why a ShinyDB cannot be rolled out; each names the field at fault.
@@ -48,6 +52,24 @@ pub enum ValidationError {
     /// The admin password Secret does not exist.
     #[error("spec.auth.adminPasswordSecret.name: Secret {0:?} not found")]
     AdminSecretMissing(String),
+    /// A Secret `spec.backup` names does not exist.
+    #[error("{field}: Secret {name:?} not found")]
+    BackupSecretMissing {
+        /// The field naming it.
+        field: &'static str,
+        /// Secret name.
+        name: String,
+    },
+    /// A Secret `spec.backup` names lacks the key.
+    #[error("{field}: Secret {name:?} has no non-empty key {key:?}")]
+    BackupSecretKey {
+        /// The field naming the key.
+        field: &'static str,
+        /// Secret name.
+        name: String,
+        /// Missing key.
+        key: String,
+    },
     /// The admin password Secret lacks the key.
     #[error("spec.auth.adminPasswordSecret.key: Secret {name:?} has no non-empty key {key:?}")]
     AdminSecretKey {
@@ -121,5 +143,55 @@ pub fn validate(db: &ShinyDB, referenced: &Referenced) -> Result<Validated, Vali
             });
         }
     }
+    for (field, name, wanted) in backup_secret_keys(db) {
+        let secret = referenced.backup_secrets.get(name).ok_or_else(|| {
+            ValidationError::BackupSecretMissing {
+                field,
+                name: name.into(),
+            }
+        })?;
+        if key(secret, wanted).is_none() {
+            return Err(ValidationError::BackupSecretKey {
+                field,
+                name: name.into(),
+                key: wanted.into(),
+            });
+        }
+    }
     Ok(validated)
+}
+
+/// Every Secret key `spec.backup` names: (the field naming the key, Secret, key).
+pub fn backup_secret_keys(db: &ShinyDB) -> Vec<(&'static str, &str, &str)> {
+    let Some(backup) = &db.spec.backup else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(c) = &backup.store.credentials {
+        out.push((
+            "spec.backup.store.credentials.accessKeyIdKey",
+            c.secret_name.as_str(),
+            c.access_key_id_key.as_str(),
+        ));
+        out.push((
+            "spec.backup.store.credentials.secretAccessKeyKey",
+            c.secret_name.as_str(),
+            c.secret_access_key_key.as_str(),
+        ));
+    }
+    if let Some(ca) = &backup.store.ca_secret {
+        out.push((
+            "spec.backup.store.caSecret",
+            ca.name.as_str(),
+            ca.key.as_str(),
+        ));
+    }
+    if let Some(e) = &backup.encryption {
+        out.push((
+            "spec.backup.encryption.keySecret",
+            e.key_secret.name.as_str(),
+            e.key_secret.key.as_str(),
+        ));
+    }
+    out
 }

@@ -5,6 +5,7 @@
     reason = "a test stops at the first broken step, saying which"
 )]
 
+mod backup;
 mod image_layout;
 mod operator;
 mod smoke;

@@ -9,6 +9,7 @@
 //!   keeps opening TLS connections and querying, and none fails.
 //! - `invalid`: the API server refuses invalid ShinyDBs naming the field; the operator refuses
 //!   a bad configuration override in the status, naming the key.
+//! - `backups` (e2e/tests/e2e/backup.rs): ShinyBackups of an instance backed up to moto.
 //!
 //! Then `helm uninstall` leaves the CRDs and the remaining ShinyDB in place. Each journey's
 //! time is printed (see e2e/README.md).
@@ -33,7 +34,9 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use shinydb_e2e::{Cluster, Error, Result, TestNamespace, run_tool, tool, wait_until};
 
-const MINUTE: Duration = Duration::from_secs(60);
+use crate::backup;
+
+pub(crate) const MINUTE: Duration = Duration::from_secs(60);
 const OPERATOR_NAMESPACE: &str = "shinydb-system";
 const RELEASE: &str = "shinydb-operator";
 /// What `shinydb query '….count()'` prints for one document.
@@ -54,11 +57,11 @@ fn client_image() -> String {
         .unwrap_or_else(|_| "shinydb/e2e-testbox:client".into())
 }
 
-fn say(line: String) {
+pub(crate) fn say(line: String) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn check(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
+pub(crate) fn check(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -66,7 +69,7 @@ fn check(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-fn shinydbs(ns: &TestNamespace) -> Api<DynamicObject> {
+pub(crate) fn shinydbs(ns: &TestNamespace) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("shinydb.io", "v1alpha1", "ShinyDB");
     let ar = ApiResource::from_gvk_with_plural(&gvk, "shinydbs");
     Api::namespaced_with(ns.client(), ns.name(), &ar)
@@ -100,7 +103,7 @@ async fn patch_db(ns: &TestNamespace, name: &str, body: Value) -> Result<()> {
     Ok(())
 }
 
-fn condition(db: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
+pub(crate) fn condition(db: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
     db.data["status"]["conditions"]
         .as_array()?
         .iter()
@@ -113,7 +116,11 @@ fn condition(db: &DynamicObject, type_: &str) -> Option<(String, String, String)
 }
 
 /// Waits until ShinyDB `name` is Running with Ready=True at its current generation.
-async fn wait_running(ns: &TestNamespace, name: &str, timeout: Duration) -> Result<DynamicObject> {
+pub(crate) async fn wait_running(
+    ns: &TestNamespace,
+    name: &str,
+    timeout: Duration,
+) -> Result<DynamicObject> {
     let api = shinydbs(ns);
     wait_until(
         &format!("ShinyDB {}/{name} to be Running", ns.name()),
@@ -135,7 +142,7 @@ async fn wait_running(ns: &TestNamespace, name: &str, timeout: Duration) -> Resu
 
 /// Runs `script` in a pod of the client image with the connection settings of ShinyDB `db`
 /// (TLS with `ca.crt` from `<db>-tls`, admin password from `<db>-admin`); returns its log.
-async fn client_pod(
+pub(crate) async fn client_pod(
     ns: &TestNamespace,
     name: &str,
     db: &str,
@@ -188,7 +195,7 @@ async fn client_pod(
     Ok(log)
 }
 
-async fn events_of(ns: &TestNamespace, name: &str) -> Result<Vec<String>> {
+pub(crate) async fn events_of(ns: &TestNamespace, name: &str) -> Result<Vec<String>> {
     let events: Api<Event> = ns.api();
     let list = events.list(&ListParams::default()).await?;
     Ok(list
@@ -200,14 +207,14 @@ async fn events_of(ns: &TestNamespace, name: &str) -> Result<Vec<String>> {
 }
 
 /// The last non-empty line of a log.
-fn last_line(log: &str) -> &str {
+pub(crate) fn last_line(log: &str) -> &str {
     log.lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty())
         .unwrap_or_default()
 }
 
-fn pod_uid(pod: &Pod) -> String {
+pub(crate) fn pod_uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
 
@@ -675,16 +682,18 @@ async fn operator_journeys() -> Result<()> {
     let install = start.elapsed();
     say(format!("operator journeys: helm install {install:?}"));
 
-    let (data, certificates, invalid) = tokio::join!(
+    let (data, certificates, invalid, backups) = tokio::join!(
         journey_data(&cluster),
         journey_certificates(&cluster),
-        journey_invalid(&cluster)
+        journey_invalid(&cluster),
+        backup::journey_backups(&cluster),
     );
     let mut failures = Vec::new();
     for (name, result) in [
         ("data", data),
         ("certificates", certificates),
         ("invalid", invalid),
+        ("backups", backups),
     ] {
         match result {
             Ok(t) => say(format!("operator journeys: {name} {t:?}")),

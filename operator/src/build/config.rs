@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{GRPC_PORT, HTTP_PORT, Names, labels};
-use crate::crd::{ShinyDB, TlsMode};
+use crate::crd::{BackupSettings, ShinyDB, TlsMode};
 
 /// Key of the configuration file in the ConfigMap.
 pub const CONFIG_FILE: &str = "shinydb.yaml";
@@ -19,6 +19,12 @@ pub const TLS_DIR: &str = "/etc/shinydb/tls";
 pub const ADMIN_DIR: &str = "/etc/shinydb/admin";
 /// The data volume's mount point (the image's data directory).
 pub const DATA_DIR: &str = "/data";
+/// Where the store's access keys are mounted (`access-key-id`, `secret-access-key`).
+pub const BACKUP_CREDENTIALS_DIR: &str = "/etc/shinydb/backup/credentials";
+/// Where the store's CA certificates are mounted (`ca.crt`).
+pub const BACKUP_CA_DIR: &str = "/etc/shinydb/backup/ca";
+/// Where the backup encryption key is mounted (`key`).
+pub const BACKUP_KEY_DIR: &str = "/etc/shinydb/backup/key";
 
 /// Keys of the server configuration the operator sets itself; `spec.config` may not.
 const OPERATOR_KEYS: &[&str] = &[
@@ -28,6 +34,22 @@ const OPERATOR_KEYS: &[&str] = &[
     "network.allow_insecure",
     "tls",
     "auth.admin_password_file",
+    // `spec.backup` sets where backups go, how they are opened, archived and kept; the
+    // tuning keys (chunk_size, parallelism, compression_level, archive.max_pending_bytes, …)
+    // stay open to `spec.config`.
+    "backup.store",
+    "backup.endpoint",
+    "backup.region",
+    "backup.path_style",
+    "backup.allow_http",
+    "backup.ca_file",
+    "backup.access_key_id_file",
+    "backup.secret_access_key_file",
+    "backup.encryption_key_file",
+    "backup.archive.enabled",
+    "backup.archive.timeout_seconds",
+    "backup.retention.recovery_window_seconds",
+    "backup.retention.min_backups",
 ];
 
 /// A `spec.config` the operator refuses to roll out.
@@ -39,6 +61,9 @@ pub enum ConfigError {
     /// The user set a key the operator manages.
     #[error("spec.config.{0} is set by the operator and cannot be overridden")]
     OperatorOwned(String),
+    /// The user set a key `spec.backup` decides.
+    #[error("spec.config.{0} comes from spec.backup: set it there")]
+    BackupOwned(String),
     /// The server's parser refused the merged configuration.
     #[error("spec.config: {0}")]
     Server(String),
@@ -73,13 +98,21 @@ pub fn server_config_yaml(db: &ShinyDB) -> Result<ServerConfig, ConfigError> {
         }
     }
     tree["auth"] = json!({"admin_password_file": format!("{ADMIN_DIR}/password")});
+    if let Some(backup) = &db.spec.backup {
+        tree["backup"] = backup_section(backup);
+    }
     if let Some(overrides) = &db.spec.config {
         let Value::Object(map) = overrides else {
             return Err(ConfigError::NotAnObject);
         };
         for key in OPERATOR_KEYS {
             if lookup(overrides, key).is_some() {
-                return Err(ConfigError::OperatorOwned((*key).to_string()));
+                let key = (*key).to_string();
+                return Err(if key.starts_with("backup.") {
+                    ConfigError::BackupOwned(key)
+                } else {
+                    ConfigError::OperatorOwned(key)
+                });
             }
         }
         merge(&mut tree, &Value::Object(map.clone()));
@@ -99,6 +132,52 @@ pub fn server_config_yaml(db: &ShinyDB) -> Result<ServerConfig, ConfigError> {
         yaml,
         grace_seconds: config.shutdown.grace_seconds,
     })
+}
+
+/// The server's `backup:` section for `spec.backup`: the store as an `s3://` URL, its
+/// options, and the mounted Secrets' files.
+fn backup_section(backup: &BackupSettings) -> Value {
+    let store = &backup.store;
+    let prefix = store
+        .prefix
+        .as_deref()
+        .unwrap_or_default()
+        .trim_matches('/');
+    let url = if prefix.is_empty() {
+        format!("s3://{}", store.bucket)
+    } else {
+        format!("s3://{}/{prefix}", store.bucket)
+    };
+    let seconds = |d: kube::core::Duration| std::time::Duration::from(d).as_secs();
+    let mut section = json!({
+        "store": url,
+        "region": store.region,
+        "path_style": store.path_style,
+        "archive": {
+            "enabled": backup.wal_archive.enabled,
+            "timeout_seconds": seconds(backup.wal_archive.archive_timeout).max(1),
+        },
+        "retention": {
+            "recovery_window_seconds": backup.retention.recovery_window.map_or(0, seconds),
+            "min_backups": backup.retention.min_backups,
+        },
+    });
+    if let Some(endpoint) = &store.endpoint {
+        section["endpoint"] = json!(endpoint);
+        section["allow_http"] = json!(endpoint.starts_with("http://"));
+    }
+    if store.credentials.is_some() {
+        section["access_key_id_file"] = json!(format!("{BACKUP_CREDENTIALS_DIR}/access-key-id"));
+        section["secret_access_key_file"] =
+            json!(format!("{BACKUP_CREDENTIALS_DIR}/secret-access-key"));
+    }
+    if store.ca_secret.is_some() {
+        section["ca_file"] = json!(format!("{BACKUP_CA_DIR}/ca.crt"));
+    }
+    if backup.encryption.is_some() {
+        section["encryption_key_file"] = json!(format!("{BACKUP_KEY_DIR}/key"));
+    }
+    section
 }
 
 /// The value at dotted `key`, if present.

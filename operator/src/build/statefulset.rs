@@ -15,7 +15,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{ADMIN_DIR, CONFIG_DIR, CONFIG_FILE, DATA_DIR, ServerConfig, TLS_DIR};
+use super::config::{
+    ADMIN_DIR, BACKUP_CA_DIR, BACKUP_CREDENTIALS_DIR, BACKUP_KEY_DIR, CONFIG_DIR, CONFIG_FILE,
+    DATA_DIR, ServerConfig, TLS_DIR,
+};
 use super::{GRPC_PORT, HTTP_PORT, Names, labels, selector_labels};
 use crate::crd::{ShinyDB, TlsMode, VolumeReclaimPolicy};
 
@@ -79,6 +82,9 @@ fn container(db: &ShinyDB) -> Container {
     ];
     if db.spec.tls.mode != TlsMode::Disabled {
         mounts.push(mount("tls", TLS_DIR, true));
+    }
+    for (volume, dir) in backup_volumes(db) {
+        mounts.push(mount(&volume.name, dir, true));
     }
     Container {
         name: "shinydb".into(),
@@ -177,7 +183,51 @@ fn volumes(names: &Names, db: &ShinyDB) -> Vec<Volume> {
         }
         (TlsMode::Provided, None) | (TlsMode::Disabled, _) => {}
     }
+    volumes.extend(backup_volumes(db).into_iter().map(|(v, _)| v));
     volumes
+}
+
+fn item(key: &str, path: &str) -> KeyToPath {
+    KeyToPath {
+        key: key.into(),
+        path: path.into(),
+        ..KeyToPath::default()
+    }
+}
+
+/// The Secrets `spec.backup` names, as volumes with their mount points: the store's access
+/// keys, its CA and the encryption key. Secret volumes follow the Secret's changes, and the
+/// server reads these files again for every backup, so a rotated key needs no restart.
+fn backup_volumes(db: &ShinyDB) -> Vec<(Volume, &'static str)> {
+    let Some(backup) = &db.spec.backup else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(c) = &backup.store.credentials {
+        let items = vec![
+            item(&c.access_key_id_key, "access-key-id"),
+            item(&c.secret_access_key_key, "secret-access-key"),
+        ];
+        out.push((
+            secret_volume("backup-credentials", c.secret_name.clone(), Some(items)),
+            BACKUP_CREDENTIALS_DIR,
+        ));
+    }
+    if let Some(ca) = &backup.store.ca_secret {
+        let items = vec![item(&ca.key, "ca.crt")];
+        out.push((
+            secret_volume("backup-ca", ca.name.clone(), Some(items)),
+            BACKUP_CA_DIR,
+        ));
+    }
+    if let Some(e) = &backup.encryption {
+        let items = vec![item(&e.key_secret.key, "key")];
+        out.push((
+            secret_volume("backup-key", e.key_secret.name.clone(), Some(items)),
+            BACKUP_KEY_DIR,
+        ));
+    }
+    out
 }
 
 /// The StatefulSet: one pod (replication does not exist yet), ordered rolling updates,

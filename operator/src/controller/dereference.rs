@@ -1,6 +1,8 @@
 //! The dereference step: everything one reconciliation reads from the API server, fetched in
 //! one place into [`Fetched`], so that validate, build and the ownership check are pure.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -10,7 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::build::{Names, Observed};
 use crate::crd::{ShinyDB, TlsMode};
 use crate::error::Error;
-use crate::validate::Referenced;
+use crate::validate::{Referenced, backup_secret_keys};
 
 /// What exists now of a ShinyDB's world.
 #[derive(Clone, Debug, Default)]
@@ -46,7 +48,7 @@ where
 /// Reads everything reconciling `db` needs.
 pub async fn dereference(client: &Client, db: &ShinyDB, names: &Names) -> Result<Fetched, Error> {
     let ns = names.namespace.as_str();
-    let referenced = Referenced {
+    let mut referenced = Referenced {
         tls_secret: match (db.spec.tls.mode, &db.spec.tls.secret_name) {
             (TlsMode::Provided, Some(name)) => get(client, ns, name).await?,
             _ => None,
@@ -55,7 +57,15 @@ pub async fn dereference(client: &Client, db: &ShinyDB, names: &Names) -> Result
             Some(a) => get(client, ns, &a.name).await?,
             None => None,
         },
+        backup_secrets: BTreeMap::new(),
     };
+    for (_, name, _) in backup_secret_keys(db) {
+        if !referenced.backup_secrets.contains_key(name)
+            && let Some(secret) = get::<Secret>(client, ns, name).await?
+        {
+            referenced.backup_secrets.insert(name.to_string(), secret);
+        }
+    }
     let observed = Observed {
         ca_secret: get::<Secret>(client, ns, &names.ca_secret()).await?,
         tls_secret: get::<Secret>(client, ns, &names.tls_secret()).await?,

@@ -21,7 +21,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
-use crate::crd::{ShinyDB, TlsMode};
+use crate::backup;
+use crate::crd::{ShinyBackup, ShinyDB, TlsMode};
+use crate::validate::backup_secret_keys;
 
 /// Label selector of every object the operator creates (children and pods).
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=shinydb-operator";
@@ -29,7 +31,7 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=shinydb-operato
 type Guarded = DeserializeGuard<ShinyDB>;
 
 /// The ShinyDBs a Secret matters to: its owner, and those naming it (provided TLS certificate,
-/// admin password), so that a rotated user Secret is noticed.
+/// admin password, backup store keys), so that a rotated user Secret is noticed.
 pub fn instances_of_secret(store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
     let ns = secret.namespace().unwrap_or_default();
     let name = secret.name_any();
@@ -52,7 +54,8 @@ pub fn instances_of_secret(store: &Store<Guarded>, secret: &Secret) -> Vec<Objec
             .admin_password_secret
             .as_ref()
             .is_some_and(|a| a.name == name);
-        if tls || admin {
+        let backup = backup_secret_keys(db).iter().any(|(_, n, _)| *n == name);
+        if tls || admin || backup {
             refs.push(ObjectRef::new(&db.name_any()).within(&ns));
         }
     }
@@ -115,15 +118,39 @@ fn controller_for(
         .boxed()
 }
 
-/// Runs the controller over `namespaces` (all namespaces when empty) until SIGTERM or SIGINT.
+/// The ShinyBackup controller of `namespace` (every namespace: `None`).
+fn backup_controller_for(
+    client: &Client,
+    namespace: Option<&str>,
+    ctx: Arc<Context>,
+) -> BoxFuture<'static, ()> {
+    Controller::new(
+        api::<ShinyBackup>(client, namespace),
+        watcher::Config::default(),
+    )
+    .shutdown_on_signal()
+    .run(backup::reconcile, backup::error_policy, ctx)
+    .for_each(|result| async move {
+        match result {
+            Ok((obj, _)) => tracing::debug!(object = %obj, "backup reconciled"),
+            Err(e) => tracing::debug!(error = %e, "backup reconcile failed or was skipped"),
+        }
+    })
+    .boxed()
+}
+
+/// Runs the ShinyDB and ShinyBackup controllers over `namespaces` (all namespaces when empty)
+/// until SIGTERM or SIGINT.
 pub async fn run(client: Client, namespaces: &[String], ctx: Arc<Context>) {
-    let controllers: Vec<BoxFuture<'static, ()>> = if namespaces.is_empty() {
-        vec![controller_for(&client, None, ctx)]
+    let scopes: Vec<Option<&str>> = if namespaces.is_empty() {
+        vec![None]
     } else {
-        namespaces
-            .iter()
-            .map(|ns| controller_for(&client, Some(ns), ctx.clone()))
-            .collect()
+        namespaces.iter().map(|ns| Some(ns.as_str())).collect()
     };
+    let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
+    for ns in scopes {
+        controllers.push(controller_for(&client, ns, ctx.clone()));
+        controllers.push(backup_controller_for(&client, ns, ctx.clone()));
+    }
     future::join_all(controllers).await;
 }

@@ -2,13 +2,13 @@
 //! ownership → apply (and delete what is no longer wanted) → events → status; and the error
 //! policy (exponential backoff per object).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
@@ -46,6 +46,7 @@ pub struct Context {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     failures: Mutex<HashMap<(String, String), u32>>,
+    backups_in_flight: Mutex<HashSet<(String, String)>>,
 }
 
 impl Context {
@@ -60,6 +61,7 @@ impl Context {
             client,
             metrics,
             failures: Mutex::new(HashMap::new()),
+            backups_in_flight: Mutex::new(HashSet::new()),
         }
     }
 
@@ -69,17 +71,37 @@ impl Context {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn event(&self, db: &ShinyDB, type_: EventType, reason: &str, note: String) {
+    /// The ShinyBackups (namespace, name) whose server this operator waits on now.
+    pub fn backups_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.backups_in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes an event about `object`; a failure is logged, never fatal.
+    pub async fn publish(
+        &self,
+        object: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.into(),
             note: Some(note),
-            action: "Reconcile".into(),
+            action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &db.object_ref(&())).await {
+        if let Err(e) = self.recorder.publish(&event, object).await {
             warn!(error = %e, reason, "cannot publish event");
         }
+    }
+
+    async fn event(&self, db: &ShinyDB, type_: EventType, reason: &str, note: String) {
+        self.publish(&db.object_ref(&()), type_, reason, "Reconcile", note)
+            .await;
     }
 }
 

@@ -1,7 +1,7 @@
-//! `ShinyBackup`: one backup of a ShinyDB to S3-compatible object storage. The API is fixed
-//! here; its controller comes with the backup feature.
+//! `ShinyBackup`: one base backup of a ShinyDB to the store its `spec.backup` names. The
+//! server and the bucket are the truth: a backup whose server no longer runs it and whose
+//! manifest is not in the store ends `Failed` (`Interrupted`), never `Running` for ever.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -18,107 +18,94 @@ use serde::{Deserialize, Serialize};
     status = "ShinyBackupStatus",
     printcolumn = r#"{"name":"Instance","type":"string","jsonPath":".spec.instance"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Size","type":"integer","format":"int64","jsonPath":".status.storedBytes"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.reason","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self == oldSelf").message("spec is immutable: create a new ShinyBackup"))]
 pub struct ShinyBackupSpec {
-    /// Name of the ShinyDB (same namespace) to back up.
+    /// Name of the ShinyDB (same namespace) to back up; its `spec.backup` names the store.
     #[schemars(length(min = 1, max = 63))]
     pub instance: String,
-    /// Where the backup goes.
-    pub destination: ObjectStore,
-}
-
-/// An S3-compatible bucket location.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectStore {
-    /// Endpoint URL, such as `https://s3.eu-west-1.amazonaws.com` or a MinIO address.
-    #[schemars(length(min = 1, max = 2048))]
-    pub endpoint: String,
-    /// Bucket name.
-    #[schemars(length(min = 3, max = 63))]
-    pub bucket: String,
-    /// Key prefix inside the bucket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
-    pub prefix: Option<String>,
-    /// Region (some providers require one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub region: Option<String>,
-    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
-    #[serde(default)]
-    pub path_style: bool,
-    /// Access keys.
-    pub credentials: S3Credentials,
-    /// Secret with `ca.crt` to trust for the endpoint (self-signed MinIO, for example).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub ca_secret_name: Option<String>,
-}
-
-/// Secret holding S3 access keys.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct S3Credentials {
-    /// Secret name (same namespace).
-    #[schemars(length(min = 1, max = 253))]
-    pub secret_name: String,
-    /// Key of the access key id.
-    #[serde(default = "default_access_key")]
-    pub access_key_id_key: String,
-    /// Key of the secret access key.
-    #[serde(default = "default_secret_key")]
-    pub secret_access_key_key: String,
-}
-
-fn default_access_key() -> String {
-    "AWS_ACCESS_KEY_ID".into()
-}
-
-fn default_secret_key() -> String {
-    "AWS_SECRET_ACCESS_KEY".into()
 }
 
 /// Observed state of a backup.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShinyBackupStatus {
     /// Where the backup is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<BackupPhase>,
-    /// Conditions keyed by type.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
-    /// When the backup started (RFC 3339).
+    /// Why it failed, or why it waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<BackupReason>,
+    /// What happened, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The server's id of the backup (`<UTC start>-<sequence>`), once it is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// The pod that takes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// When the operator asked the server for it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     /// When it completed or failed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    /// Object key of the backup in the bucket.
+    /// When the operator last heard from the server about it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// Size of the backup in bytes.
+    pub last_heartbeat: Option<String>,
+    /// The backup holds exactly the writes up to this sequence number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_bytes: Option<i64>,
-    /// The `metadata.generation` this status describes.
+    pub seq: Option<u64>,
+    /// Bytes of the database files it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    pub raw_bytes: Option<u64>,
+    /// Bytes stored in the bucket (compressed, and encrypted when configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_bytes: Option<u64>,
+    /// While running: the share of the database files read, such as `42%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
 }
 
 /// Phase of a backup.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub enum BackupPhase {
-    /// Accepted, not started.
+    /// Accepted, waiting for the instance (or for its running backup) before it starts.
     Pending,
-    /// Copying data.
+    /// The server is copying data to the store.
     Running,
-    /// Stored and verified.
+    /// Its manifest is in the store: it can be restored.
     Completed,
-    /// Failed; see the conditions.
+    /// It never will be; see `reason` and `message`.
     Failed,
+}
+
+/// Why a backup failed or waits.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum BackupReason {
+    /// The ShinyDB named in `spec.instance` does not exist.
+    InstanceNotFound,
+    /// The ShinyDB has no `spec.backup`.
+    BackupNotConfigured,
+    /// The instance is not ready to take a backup yet (Pending).
+    InstanceNotReady,
+    /// Another backup of the instance runs (Pending).
+    AnotherBackupRunning,
+    /// The store refused the credentials.
+    InvalidCredentials,
+    /// The bucket does not exist.
+    BucketNotFound,
+    /// The store could not be reached.
+    StoreUnreachable,
+    /// The server stopped or lost the backup before its manifest was written.
+    Interrupted,
+    /// What was uploaded does not match its hash.
+    ChecksumMismatch,
+    /// The server refused for another reason; see `message`.
+    ServerError,
 }

@@ -3,18 +3,20 @@
 //! holds the generated YAML and a test keeps it in step.
 
 mod backup;
+mod backup_settings;
 mod restore;
 mod shinydb;
+mod store;
 
-pub use backup::{
-    BackupPhase, ObjectStore, S3Credentials, ShinyBackup, ShinyBackupSpec, ShinyBackupStatus,
-};
+pub use backup::{BackupPhase, BackupReason, ShinyBackup, ShinyBackupSpec, ShinyBackupStatus};
+pub use backup_settings::{BackupSettings, Encryption, Retention, WalArchive};
 pub use restore::{RestorePhase, ShinyRestore, ShinyRestoreSpec, ShinyRestoreStatus};
 pub use shinydb::{
     AdminPasswordSecret, AuthSpec, MonitoringSpec, Phase, PodTemplateOverrides, PullPolicy,
     ServiceSpec, ServiceType, ShinyDB, ShinyDBSpec, ShinyDBStatus, StorageSpec, TlsMode, TlsSpec,
     VolumeReclaimPolicy,
 };
+pub use store::{ObjectStore, S3Credentials, SecretKeySelector};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -10,6 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use super::backup_settings::BackupSettings;
+
 /// Desired state of a ShinyDB instance.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -73,6 +75,10 @@ pub struct ShinyDBSpec {
     /// Prometheus scraping of the servers.
     #[serde(default)]
     pub monitoring: MonitoringSpec,
+    /// Backups to an S3-compatible bucket and continuous archiving of the log; unset: none.
+    /// `ShinyBackup` resources take the backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupSettings>,
 }
 
 fn one() -> i32 {

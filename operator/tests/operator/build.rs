@@ -622,6 +622,7 @@ fn referenced_secrets_are_checked() {
         &Referenced {
             tls_secret: Some(partial),
             admin_secret: None,
+            ..Referenced::default()
         },
     )
     .expect_err("no ca");
@@ -636,6 +637,7 @@ fn referenced_secrets_are_checked() {
         &Referenced {
             tls_secret: Some(garbage),
             admin_secret: None,
+            ..Referenced::default()
         },
     )
     .expect_err("bad pem");
@@ -659,6 +661,7 @@ fn referenced_secrets_are_checked() {
         &Referenced {
             tls_secret: Some(good),
             admin_secret: None,
+            ..Referenced::default()
         },
     )
     .expect("valid");
@@ -679,6 +682,7 @@ fn referenced_secrets_are_checked() {
         &Referenced {
             tls_secret: None,
             admin_secret: Some(wrong_key),
+            ..Referenced::default()
         },
     )
     .expect_err("key");

@@ -5,6 +5,8 @@
     reason = "a test stops at the first broken step, saying which"
 )]
 
+mod backup_follow;
+mod backup_settings;
 mod build;
 mod crds;
 mod reconcile_mock;

@@ -1,0 +1,152 @@
+//! moto's S3 server (`pip install 'moto[server]'`) on the cluster's bridge address, where pods
+//! reach it, checking signatures: one IAM user with one access key may do everything.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+use crate::{Error, Result};
+
+/// The host's address on the pods' bridge (`POD_GW` in `e2e/cluster/lib.sh`).
+pub const BRIDGE_ADDRESS: &str = "10.88.0.1";
+
+/// Requests moto serves without checking signatures: the four IAM calls that make the user,
+/// its key and its policy, then one per bucket.
+const SETUP_REQUESTS: usize = 4;
+
+/// A running `moto_server`, killed when dropped.
+pub struct S3Server {
+    _child: Child,
+    addr: String,
+    /// The access key it accepts.
+    pub access_key_id: String,
+    /// Its secret.
+    pub secret_access_key: String,
+}
+
+fn tag(xml: &str, name: &str) -> Result<String> {
+    xml.split(&format!("<{name}>"))
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("</{name}>")).next())
+        .map(str::to_string)
+        .ok_or_else(|| Error::Check(format!("moto: no <{name}> in {xml}")))
+}
+
+impl S3Server {
+    /// Starts moto on a free port of [`BRIDGE_ADDRESS`] with `buckets` created.
+    pub async fn start(buckets: &[&str]) -> Result<S3Server> {
+        let mut child = Command::new("moto_server")
+            .env(
+                "INITIAL_NO_AUTH_ACTION_COUNT",
+                (SETUP_REQUESTS + buckets.len()).to_string(),
+            )
+            .args(["-H", BRIDGE_ADDRESS, "-p", "0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::Tool {
+                command: "moto_server".into(),
+                message: format!("{e}: install it with pip install 'moto[server]'"),
+            })?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::Check("moto: no stderr".into()))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(addr) = line.split("Running on http://").nth(1) {
+                    return Ok::<_, Error>(Some(addr.trim().to_string()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|_| Error::Check("moto_server did not say where it listens within 60 s".into()))??
+        .ok_or_else(|| Error::Check("moto_server exited before listening".into()))?;
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut server = S3Server {
+            _child: child,
+            addr,
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        };
+        server.iam("CreateUser&UserName=backup").await?;
+        let created = server.iam("CreateAccessKey&UserName=backup").await?;
+        server.access_key_id = tag(&created, "AccessKeyId")?;
+        server.secret_access_key = tag(&created, "SecretAccessKey")?;
+        let policy = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
+        server
+            .iam(&format!(
+                "CreatePolicy&PolicyName=all&PolicyDocument={policy}"
+            ))
+            .await?;
+        server
+            .iam("AttachUserPolicy&UserName=backup&PolicyArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fall")
+            .await?;
+        for bucket in buckets {
+            server.request(&format!(
+                "PUT /{bucket} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                server.addr
+            ))
+            .await?;
+        }
+        Ok(server)
+    }
+
+    /// `http://<bridge address>:<port>`, the endpoint pods use.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every object key in the server, from moto's own (unsigned) state API.
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        let out = self
+            .request(&format!(
+                "GET /moto-api/data.json HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.addr
+            ))
+            .await?;
+        let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let data: serde_json::Value = serde_json::from_str(body)?;
+        let mut keys = Vec::new();
+        for key in data["s3"]["FakeKey"].as_array().into_iter().flatten() {
+            if let Some(name) = key["name"].as_str() {
+                keys.push(name.to_string());
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn iam(&self, action: &str) -> Result<String> {
+        let body = format!("Action={action}&Version=2010-05-08");
+        self.request(&format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, \
+             SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        ))
+        .await
+    }
+
+    /// Sends one HTTP/1.1 request; the whole response, which must be a 200.
+    async fn request(&self, request: &str) -> Result<String> {
+        let mut s = TcpStream::connect(&self.addr).await?;
+        s.write_all(request.as_bytes()).await?;
+        let mut out = String::new();
+        tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut out))
+            .await
+            .map_err(|_| Error::Check(format!("moto did not answer {request:?} within 30 s")))??;
+        if !(out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")) {
+            let first = request.lines().next().unwrap_or_default();
+            return Err(Error::Check(format!("moto: {first}: {out}")));
+        }
+        Ok(out)
+    }
+}

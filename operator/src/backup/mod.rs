@@ -1,0 +1,12 @@
+//! The ShinyBackup controller: asks an instance's server for a base backup and follows it to
+//! `Completed` or `Failed`, with the server and the bucket as the truth.
+
+mod connect;
+mod outcome;
+mod reconcile;
+
+pub use connect::{ConnectError, admin_client, pod_endpoint};
+pub use outcome::{Outcome, of_create_error};
+pub use reconcile::{
+    POLL, SILENCE_LIMIT, error_policy, matching_manifest, progress, reconcile, silent_too_long,
+};

@@ -1,0 +1,472 @@
+//! One reconciliation of a ShinyBackup, by phase:
+//! - none or `Pending`: check the instance, then mark `Running` **before** asking its server,
+//!   and ask in a task of its own (a backup takes minutes; the reconciler does not wait);
+//! - `Running`: follow it. While the task waits, poll the server for progress. Without a task
+//!   (the operator restarted, or the connection broke) the server and the bucket decide: the
+//!   server still runs a backup → wait; its manifest is listed → `Completed`; neither →
+//!   `Failed` (`Interrupted`). A server silent for [`SILENCE_LIMIT`] fails it too;
+//! - `Completed`, `Failed`: nothing more.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, Resource, ResourceExt};
+use shinydb_client::proto::BackupSummary;
+use tracing::{info, instrument, warn};
+
+use super::connect::admin_client;
+use super::outcome::{Outcome, of_create_error};
+use crate::build::{FIELD_MANAGER, Names};
+use crate::controller::Context;
+use crate::crd::{BackupPhase, BackupReason, Phase, ShinyBackup, ShinyBackupStatus, ShinyDB};
+use crate::error::Error;
+
+/// How often a running backup is looked at.
+pub const POLL: Duration = Duration::from_secs(5);
+/// How long a running backup's server may stay silent before the backup is failed.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// Clock difference tolerated between the operator and the server when a manifest is matched
+/// to the ShinyBackup that asked for it.
+const CLOCK_SLACK_MS: i64 = 2_000;
+/// Events' action.
+const ACTION: &str = "Backup";
+
+/// The key of a ShinyBackup among the running tasks.
+fn key(backup: &ShinyBackup) -> (String, String) {
+    (backup.namespace().unwrap_or_default(), backup.name_any())
+}
+
+/// Reconciles one ShinyBackup.
+#[instrument(skip_all, fields(namespace = backup.namespace().unwrap_or_default(), name = backup.name_any()))]
+pub async fn reconcile(backup: Arc<ShinyBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let status = backup.status.clone().unwrap_or_default();
+    match status.phase {
+        Some(BackupPhase::Completed | BackupPhase::Failed) => Ok(Action::await_change()),
+        None | Some(BackupPhase::Pending) => start(&backup, &ctx).await,
+        Some(BackupPhase::Running) => follow(&backup, status, &ctx).await,
+    }
+}
+
+/// Retries after a failed reconciliation (only API errors end up here).
+pub fn error_policy(_backup: Arc<ShinyBackup>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(error = %error, "backup reconcile failed");
+    Action::requeue(POLL)
+}
+
+fn now_rfc3339() -> String {
+    Timestamp::now().to_string()
+}
+
+fn failed(reason: BackupReason, message: String, previous: ShinyBackupStatus) -> ShinyBackupStatus {
+    ShinyBackupStatus {
+        phase: Some(BackupPhase::Failed),
+        reason: Some(reason),
+        message: Some(message),
+        completed_at: Some(now_rfc3339()),
+        progress: None,
+        ..previous
+    }
+}
+
+fn pending(reason: BackupReason, message: String) -> ShinyBackupStatus {
+    ShinyBackupStatus {
+        phase: Some(BackupPhase::Pending),
+        reason: Some(reason),
+        message: Some(message),
+        ..ShinyBackupStatus::default()
+    }
+}
+
+fn completed(summary: &BackupSummary, previous: ShinyBackupStatus) -> ShinyBackupStatus {
+    ShinyBackupStatus {
+        phase: Some(BackupPhase::Completed),
+        reason: None,
+        message: Some(format!("backup {} is in the store", summary.id)),
+        backup_id: Some(summary.id.clone()),
+        completed_at: Some(now_rfc3339()),
+        seq: Some(summary.seq),
+        raw_bytes: Some(summary.raw_bytes),
+        stored_bytes: Some(summary.stored_bytes),
+        progress: None,
+        ..previous
+    }
+}
+
+async fn start(backup: &ShinyBackup, ctx: &Arc<Context>) -> Result<Action, Error> {
+    let ns = backup.namespace().unwrap_or_default();
+    let instance = &backup.spec.instance;
+    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &ns);
+    let db = dbs.get_opt(instance).await.map_err(|source| Error::Fetch {
+        what: format!("ShinyDB {instance}"),
+        source,
+    })?;
+    let Some(db) = db else {
+        let message = format!("ShinyDB {instance} does not exist in namespace {ns}");
+        finish(
+            backup,
+            ctx,
+            failed(
+                BackupReason::InstanceNotFound,
+                message,
+                ShinyBackupStatus::default(),
+            ),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    };
+    if db.spec.backup.is_none() {
+        let message = format!("ShinyDB {instance} has no spec.backup: set its store first");
+        finish(
+            backup,
+            ctx,
+            failed(
+                BackupReason::BackupNotConfigured,
+                message,
+                ShinyBackupStatus::default(),
+            ),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
+    let ready = db.status.as_ref().and_then(|s| s.phase) == Some(Phase::Running);
+    if !ready {
+        let message = format!("waiting for ShinyDB {instance} to be Running");
+        write_status(
+            ctx,
+            backup,
+            pending(BackupReason::InstanceNotReady, message),
+        )
+        .await?;
+        return Ok(Action::requeue(POLL));
+    }
+    if let Some(other) = running_backup_of(ctx, &ns, instance, &backup.name_any()).await? {
+        let message = format!("waiting for ShinyBackup {other} of {instance} to finish");
+        write_status(
+            ctx,
+            backup,
+            pending(BackupReason::AnotherBackupRunning, message),
+        )
+        .await?;
+        return Ok(Action::requeue(POLL));
+    }
+    let names = Names::of(&db)?;
+    let pod = format!("{}-0", names.stateful_set());
+    let now = now_rfc3339();
+    let running = ShinyBackupStatus {
+        phase: Some(BackupPhase::Running),
+        message: Some(format!("{pod} takes the backup")),
+        pod: Some(pod.clone()),
+        started_at: Some(now.clone()),
+        last_heartbeat: Some(now),
+        ..ShinyBackupStatus::default()
+    };
+    // Running is recorded before the server is asked: a restarted operator finds the backup
+    // and asks the server and the bucket what became of it, instead of starting another.
+    write_status(ctx, backup, running.clone()).await?;
+    ctx.publish(
+        &backup.object_ref(&()),
+        EventType::Normal,
+        "BackupStarted",
+        ACTION,
+        format!("{pod} takes a base backup of {instance}"),
+    )
+    .await;
+    info!(%pod, "backup started");
+    spawn_create(ctx, backup.clone(), db, running);
+    Ok(Action::requeue(POLL))
+}
+
+/// Another ShinyBackup of `instance` that runs, if any.
+async fn running_backup_of(
+    ctx: &Context,
+    ns: &str,
+    instance: &str,
+    except: &str,
+) -> Result<Option<String>, Error> {
+    let api: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), ns);
+    let all = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::Fetch {
+            what: "ShinyBackups".into(),
+            source,
+        })?;
+    Ok(all
+        .items
+        .into_iter()
+        .filter(|b| b.spec.instance == instance && b.name_any() != except)
+        .find(|b| b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Running))
+        .map(|b| b.name_any()))
+}
+
+/// Asks the server for the backup in a task of its own, and records what it answered.
+fn spawn_create(ctx: &Arc<Context>, backup: ShinyBackup, db: ShinyDB, running: ShinyBackupStatus) {
+    let ctx = Arc::clone(ctx);
+    ctx.backups_in_flight().insert(key(&backup));
+    tokio::spawn(async move {
+        let answer = match Names::of(&db) {
+            Ok(names) => match admin_client(&ctx.client, &db, &names, 0, None).await {
+                Ok(client) => client
+                    .create_backup()
+                    .await
+                    .map_err(|e| of_create_error(&e)),
+                Err(e) => Err(Outcome::Unknown(e.to_string())),
+            },
+            Err(e) => Err(Outcome::Failed(BackupReason::ServerError, e.to_string())),
+        };
+        let status = match answer {
+            Ok(summary) => completed(&summary, running),
+            Err(Outcome::Failed(reason, message)) => failed(reason, message, running),
+            Err(Outcome::Busy(message)) => pending(
+                BackupReason::AnotherBackupRunning,
+                format!("the server runs another backup: {message}"),
+            ),
+            Err(Outcome::Unknown(message)) => ShinyBackupStatus {
+                // Still Running: `follow` asks the server and the bucket.
+                message: Some(format!(
+                    "lost the answer ({message}); asking the server and the store"
+                )),
+                ..running
+            },
+        };
+        let result = if status.phase == Some(BackupPhase::Running)
+            || status.phase == Some(BackupPhase::Pending)
+        {
+            write_status(&ctx, &backup, status).await.map(|_| ())
+        } else {
+            finish(&backup, &ctx, status).await
+        };
+        // Only now: until the outcome is recorded, `follow` leaves the backup to this task.
+        ctx.backups_in_flight().remove(&key(&backup));
+        if let Err(e) = result {
+            // `follow` finds the outcome in the store.
+            warn!(error = %e, backup = %backup.name_any(), "cannot record the backup's outcome");
+        }
+    });
+}
+
+async fn follow(
+    backup: &ShinyBackup,
+    status: ShinyBackupStatus,
+    ctx: &Arc<Context>,
+) -> Result<Action, Error> {
+    let ns = backup.namespace().unwrap_or_default();
+    let instance = &backup.spec.instance;
+    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &ns);
+    let db = dbs.get_opt(instance).await.map_err(|source| Error::Fetch {
+        what: format!("ShinyDB {instance}"),
+        source,
+    })?;
+    let Some(db) = db else {
+        let message = format!("ShinyDB {instance} was deleted while the backup ran");
+        finish(
+            backup,
+            ctx,
+            failed(BackupReason::Interrupted, message, status),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    };
+    let names = Names::of(&db)?;
+    let in_flight = ctx.backups_in_flight().contains(&key(backup));
+    let looked = look(ctx, &db, &names).await;
+    let now = Timestamp::now();
+    match looked {
+        Ok(Server::Running { done, total }) => {
+            let status = ShinyBackupStatus {
+                last_heartbeat: Some(now.to_string()),
+                progress: Some(progress(done, total)),
+                ..status
+            };
+            write_status(ctx, backup, status).await?;
+            Ok(Action::requeue(POLL))
+        }
+        Ok(Server::Idle(_)) if in_flight => {
+            // The task's answer is on its way.
+            Ok(Action::requeue(POLL))
+        }
+        Ok(Server::Idle(backups)) => {
+            let started = status
+                .started_at
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            let claimed = claimed_ids(ctx, &ns, &backup.name_any()).await?;
+            let found =
+                started.and_then(|s| matching_manifest(s.as_millisecond(), &backups, &claimed));
+            let status = match found {
+                Some(summary) => completed(summary, status),
+                None => failed(
+                    BackupReason::Interrupted,
+                    format!(
+                        "{} no longer runs the backup and the store has no manifest for it",
+                        status.pod.as_deref().unwrap_or("the server")
+                    ),
+                    status,
+                ),
+            };
+            finish(backup, ctx, status).await?;
+            Ok(Action::await_change())
+        }
+        Err(e) => {
+            let heard = status
+                .last_heartbeat
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            if silent_too_long(heard, now) {
+                let message = format!(
+                    "no answer from {} for {}s ({e}): the backup is lost",
+                    status.pod.as_deref().unwrap_or("the server"),
+                    SILENCE_LIMIT.as_secs()
+                );
+                finish(
+                    backup,
+                    ctx,
+                    failed(BackupReason::Interrupted, message, status),
+                )
+                .await?;
+                return Ok(Action::await_change());
+            }
+            info!(error = %e, "cannot reach the server of a running backup; asking again");
+            Ok(Action::requeue(POLL))
+        }
+    }
+}
+
+/// What the server says of its backups.
+enum Server {
+    /// A base backup runs: raw bytes read of bytes to read.
+    Running { done: u64, total: u64 },
+    /// None runs; these are in its store, newest first.
+    Idle(Vec<BackupSummary>),
+}
+
+async fn look(ctx: &Context, db: &ShinyDB, names: &Names) -> Result<Server, String> {
+    let client = admin_client(&ctx.client, db, names, 0, Some(Duration::from_secs(10)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = client.backup_status().await.map_err(|e| e.to_string())?;
+    if status.backup_running {
+        return Ok(Server::Running {
+            done: status.backup_bytes_done,
+            total: status.backup_bytes_total,
+        });
+    }
+    let backups = client.list_backups().await.map_err(|e| e.to_string())?;
+    Ok(Server::Idle(backups))
+}
+
+/// Backup ids other ShinyBackups of the namespace already hold.
+async fn claimed_ids(ctx: &Context, ns: &str, except: &str) -> Result<HashSet<String>, Error> {
+    let api: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), ns);
+    let all = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::Fetch {
+            what: "ShinyBackups".into(),
+            source,
+        })?;
+    Ok(all
+        .items
+        .into_iter()
+        .filter(|b| b.name_any() != except)
+        .filter_map(|b| b.status?.backup_id)
+        .collect())
+}
+
+/// The complete backup a ShinyBackup started at `started_ms` made: the oldest complete one
+/// that started after it (less the clock slack) and no other ShinyBackup holds.
+pub fn matching_manifest<'a>(
+    started_ms: i64,
+    backups: &'a [BackupSummary],
+    claimed: &HashSet<String>,
+) -> Option<&'a BackupSummary> {
+    backups
+        .iter()
+        .filter(|b| b.state == "complete")
+        .filter(|b| b.started_at_ms >= started_ms - CLOCK_SLACK_MS)
+        .filter(|b| !claimed.contains(&b.id))
+        .min_by_key(|b| b.started_at_ms)
+}
+
+/// Whether a server last heard from at `heard` (`None`: never) has been silent too long.
+pub fn silent_too_long(heard: Option<Timestamp>, now: Timestamp) -> bool {
+    heard.is_none_or(|h| {
+        now.duration_since(h)
+            .try_into()
+            .is_ok_and(|d: Duration| d >= SILENCE_LIMIT)
+    })
+}
+
+/// `done` of `total` as a whole percentage.
+pub fn progress(done: u64, total: u64) -> String {
+    let pct = done.saturating_mul(100).checked_div(total).unwrap_or(0);
+    format!("{}%", pct.min(100))
+}
+
+/// Records a final status, with its event and metrics.
+async fn finish(
+    backup: &ShinyBackup,
+    ctx: &Context,
+    status: ShinyBackupStatus,
+) -> Result<(), Error> {
+    let ok = status.phase == Some(BackupPhase::Completed);
+    let message = status.message.clone().unwrap_or_default();
+    if !write_status(ctx, backup, status).await? {
+        return Ok(());
+    }
+    let (type_, reason, result) = if ok {
+        (EventType::Normal, "BackupCompleted", "completed")
+    } else {
+        (EventType::Warning, "BackupFailed", "failed")
+    };
+    ctx.metrics.backups.with_label_values(&[result]).inc();
+    if ok {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "Unix seconds fit an f64 exactly"
+        )]
+        let seconds = Timestamp::now().as_second() as f64;
+        ctx.metrics
+            .last_backup_success
+            .with_label_values(&[
+                &backup.namespace().unwrap_or_default(),
+                &backup.spec.instance,
+            ])
+            .set(seconds);
+    }
+    ctx.publish(&backup.object_ref(&()), type_, reason, ACTION, message)
+        .await;
+    Ok(())
+}
+
+/// Writes `status` through the status subresource (server-side apply: fields it no longer
+/// holds are removed) unless it equals the stored one. Returns whether it wrote.
+async fn write_status(
+    ctx: &Context,
+    backup: &ShinyBackup,
+    status: ShinyBackupStatus,
+) -> Result<bool, Error> {
+    if backup.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let api: Api<ShinyBackup> =
+        Api::namespaced(ctx.client.clone(), &backup.namespace().unwrap_or_default());
+    let body = serde_json::json!({
+        "apiVersion": ShinyBackup::api_version(&()),
+        "kind": ShinyBackup::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &backup.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(Error::Status)?;
+    Ok(true)
+}
