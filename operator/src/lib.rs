@@ -14,5 +14,6 @@ pub mod crd;
 pub mod error;
 pub mod leader;
 pub mod metrics;
+pub mod schedule;
 pub mod status;
 pub mod validate;

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::build::tls::{CertInfo, TlsOutcome};
 use crate::build::{GRPC_PORT, Names};
-use crate::crd::{Phase, ShinyDB, ShinyDBStatus, TlsMode};
+use crate::crd::{BackupStatus, Phase, ShinyDB, ShinyDBStatus, TlsMode};
 
 /// Condition type: the instance serves clients as specified.
 pub const READY: &str = "Ready";
@@ -65,6 +65,8 @@ pub struct Inputs<'a> {
     pub tls: Option<&'a TlsOutcome>,
     /// The provided certificate (mode `Provided`).
     pub provided_certificate: Option<&'a CertInfo>,
+    /// How the instance's backups stand (its schedules' runs).
+    pub backup: Option<BackupStatus>,
     /// The time of this reconciliation.
     pub now: Timestamp,
 }
@@ -310,5 +312,6 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
         admin_secret_name,
         certificate_expiry,
         ca_expiry,
+        backup: inputs.backup.clone(),
     }
 }

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use crate::build::tls::{CertInfo, cert_info};
 use crate::build::{ConfigError, ServerConfig, server_config_yaml};
 use crate::crd::{ShinyDB, TlsMode};
+use crate::schedule::{Schedule, ScheduleError};
 
 /// The user's Secrets a ShinyDB names, as fetched (`None`: not found or not named).
 #[derive(Clone, Debug, Default)]
@@ -70,6 +71,9 @@ pub enum ValidationError {
         /// Missing key.
         key: String,
     },
+    /// A backup schedule cannot be read.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
     /// The admin password Secret lacks the key.
     #[error("spec.auth.adminPasswordSecret.key: Secret {name:?} has no non-empty key {key:?}")]
     AdminSecretKey {
@@ -142,6 +146,9 @@ pub fn validate(db: &ShinyDB, referenced: &Referenced) -> Result<Validated, Vali
                 key: admin.key.clone(),
             });
         }
+    }
+    for schedule in db.spec.backup.iter().flat_map(|b| &b.schedules) {
+        Schedule::parse(schedule)?;
     }
     for (field, name, wanted) in backup_secret_keys(db) {
         let secret = referenced.backup_secrets.get(name).ok_or_else(|| {

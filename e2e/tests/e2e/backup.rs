@@ -3,6 +3,8 @@
 //! signatures), with data written by an in-cluster client:
 //! - a ShinyBackup completes: its status holds the server's backup id, sequence and sizes,
 //!   the bucket holds its manifest, and its events say so;
+//! - the every-minute schedule creates a ShinyBackup named for its slot, which completes,
+//!   and the instance's status shows the schedule's next run; then it is suspended;
 //! - a ShinyBackup of an instance that does not exist fails `InstanceNotFound`;
 //! - the store's Secret changed to a wrong key: a backup fails `InvalidCredentials`; changed
 //!   back: a backup completes, and the server pod was never restarted (the mounted Secret is
@@ -11,8 +13,10 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::Api;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use shinydb_e2e::s3::S3Server;
 use shinydb_e2e::{Cluster, Error, Result, TestNamespace, wait_until};
@@ -89,6 +93,7 @@ pub(crate) async fn journey_backups(cluster: &Cluster) -> Result<Duration> {
                     "credentials": {"secretName": "s3"},
                 },
                 "walArchive": {"archiveTimeout": "5s"},
+                "schedules": [{"name": "minutely", "cron": "* * * * *"}],
             },
         },
     }))?;
@@ -139,6 +144,43 @@ pub(crate) async fn journey_backups(cluster: &Cluster) -> Result<Duration> {
     }
     say(format!(
         "  backups: first completed after {:?}",
+        start.elapsed()
+    ));
+
+    // The every-minute schedule's run: a ShinyBackup named for its slot, labelled with the
+    // schedule, completed; the instance's status names it. Then the schedule is suspended.
+    let scheduled = wait_until("a scheduled ShinyBackup to complete", 3 * MINUTE, || {
+        let api = shinybackups(&ns);
+        async move {
+            let list = api
+                .list(&ListParams::default().labels("shinydb.io/schedule=minutely"))
+                .await?;
+            Ok(list
+                .items
+                .into_iter()
+                .find(|b| b.data["status"]["phase"] == "Completed")
+                .map(|b| b.name_any()))
+        }
+    })
+    .await?;
+    check(
+        scheduled.starts_with("kept-minutely-") && scheduled.len() == "kept-minutely-".len() + 12,
+        || scheduled.clone(),
+    )?;
+    let db = crate::operator::shinydbs(&ns).get("kept").await?;
+    let schedule = &db.data["status"]["backup"]["schedules"][0];
+    check(
+        schedule["name"] == "minutely" && schedule["nextScheduleTime"].is_string(),
+        || format!("status.backup: {}", db.data["status"]["backup"]),
+    )?;
+    crate::operator::patch_db(
+        &ns,
+        "kept",
+        json!({"spec": {"backup": {"schedules": [{"name": "minutely", "cron": "* * * * *", "suspend": true}]}}}),
+    )
+    .await?;
+    say(format!(
+        "  backups: scheduled {scheduled} completed after {:?}",
         start.elapsed()
     ));
 

@@ -96,7 +96,7 @@ async fn apply_example(cluster: &Cluster, ns: &TestNamespace, file: &str) -> Res
 }
 
 /// Applies `body` (JSON) to ShinyDB `name` with kubectl's field manager.
-async fn patch_db(ns: &TestNamespace, name: &str, body: Value) -> Result<()> {
+pub(crate) async fn patch_db(ns: &TestNamespace, name: &str, body: Value) -> Result<()> {
     shinydbs(ns)
         .patch(name, &PatchParams::default(), &Patch::Merge(&body))
         .await?;

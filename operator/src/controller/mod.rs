@@ -6,8 +6,10 @@ mod dereference;
 mod events;
 mod ownership;
 mod reconcile;
+mod schedules;
 
 pub use reconcile::{Context, error_policy, reconcile};
+pub use schedules::{INSTANCE_LABEL, SCHEDULE_LABEL};
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! One reconciliation, as steps: dereference (every read) → validate → build (pure) →
-//! ownership → apply (and delete what is no longer wanted) → events → status; and the error
-//! policy (exponential backoff per object).
+//! ownership → apply (and delete what is no longer wanted) → events → scheduled backups →
+//! status; and the error policy (exponential backoff per object).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,7 @@ use super::apply::{apply, delete_owned};
 use super::dereference::{Fetched, dereference};
 use super::events;
 use super::ownership::foreign_child;
+use super::schedules;
 use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names};
 use crate::crd::{ShinyDB, ShinyDBStatus};
 use crate::error::Error;
@@ -225,13 +226,17 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     // 6. events for what changed
     publish_events(ctx, db, &names, &desired, fetched.stateful_set.as_ref()).await;
 
-    // 7. status
+    // 7. schedules: the backups that are due
+    let scheduled = schedules::run_due(ctx, db, &names, now).await?;
+
+    // 8. status
     let status = status::compute(&Inputs {
         db,
         stateful_set: Some(&stateful_set),
         problem: None,
         tls: desired.tls.as_ref(),
         provided_certificate: validated.provided_certificate.as_ref(),
+        backup: scheduled.status,
         now,
     });
     let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
@@ -245,6 +250,10 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
             Duration::try_from(wait).ok()
         })
         .map_or(RESYNC, |d| d.clamp(Duration::from_secs(1), RESYNC));
+    let next = scheduled
+        .next
+        .and_then(|t| Duration::try_from(t.duration_since(now)).ok())
+        .map_or(next, |d| next.min(d.max(Duration::from_secs(1))));
     Ok(Action::requeue(next))
 }
 
@@ -355,6 +364,7 @@ async fn report(
         problem: Some(problem.clone()),
         tls: None,
         provided_certificate: None,
+        backup: db.status.as_ref().and_then(|s| s.backup.clone()),
         now,
     });
     let message = problem.message();

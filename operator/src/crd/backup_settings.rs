@@ -27,6 +27,46 @@ pub struct BackupSettings {
     /// bucket's owner never sees the data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
+    /// When backups are taken: each run creates a ShinyBackup named
+    /// `<instance>-<schedule>-<UTC yyyymmddhhmm>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub schedules: Vec<BackupSchedule>,
+}
+
+/// A backup schedule, with CronJob's semantics: 5-field cron in an IANA time zone; a run
+/// missed (the operator was down) is taken late once if still inside `startingDeadline`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSchedule {
+    /// Its name, part of the ShinyBackups' names.
+    #[schemars(length(min = 1, max = 40))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([a-z0-9-]*[a-z0-9])?$')").message("spec.backup.schedules[].name: lowercase letters, digits and '-' only"))]
+    pub name: String,
+    /// Minute, hour, day of month, month, day of week, such as `0 3 * * *` (03:00 daily).
+    #[schemars(length(min = 9, max = 128))]
+    pub cron: String,
+    /// The IANA time zone the cron fields are read in, such as `Europe/Paris`.
+    #[serde(default = "utc")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: String,
+    /// No new runs while true.
+    #[serde(default)]
+    pub suspend: bool,
+    /// How late a missed run may still be taken (Go duration).
+    #[serde(default = "default_starting_deadline")]
+    #[schemars(with = "String", length(max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('10s')").message("spec.backup.schedules[].startingDeadline must be at least 10s"))]
+    pub starting_deadline: kube::core::Duration,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+fn default_starting_deadline() -> kube::core::Duration {
+    std::time::Duration::from_secs(3600).into()
 }
 
 /// Continuous archiving of the write-ahead log to the store.

@@ -9,12 +9,12 @@ mod shinydb;
 mod store;
 
 pub use backup::{BackupPhase, BackupReason, ShinyBackup, ShinyBackupSpec, ShinyBackupStatus};
-pub use backup_settings::{BackupSettings, Encryption, Retention, WalArchive};
+pub use backup_settings::{BackupSchedule, BackupSettings, Encryption, Retention, WalArchive};
 pub use restore::{RestorePhase, ShinyRestore, ShinyRestoreSpec, ShinyRestoreStatus};
 pub use shinydb::{
-    AdminPasswordSecret, AuthSpec, MonitoringSpec, Phase, PodTemplateOverrides, PullPolicy,
-    ServiceSpec, ServiceType, ShinyDB, ShinyDBSpec, ShinyDBStatus, StorageSpec, TlsMode, TlsSpec,
-    VolumeReclaimPolicy,
+    AdminPasswordSecret, AuthSpec, BackupStatus, MonitoringSpec, Phase, PodTemplateOverrides,
+    PullPolicy, ScheduleStatus, ServiceSpec, ServiceType, ShinyDB, ShinyDBSpec, ShinyDBStatus,
+    StorageSpec, TlsMode, TlsSpec, VolumeReclaimPolicy,
 };
 pub use store::{ObjectStore, S3Credentials, SecretKeySelector};
 

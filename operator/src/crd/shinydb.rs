@@ -384,6 +384,38 @@ pub struct ShinyDBStatus {
     /// When the operator's current CA expires (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_expiry: Option<String>,
+    /// Backups: the schedules' runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
+}
+
+/// How an instance's backups stand.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    /// Each schedule's last and next run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<ScheduleStatus>,
+}
+
+/// One schedule's runs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleStatus {
+    /// The schedule's name.
+    pub name: String,
+    /// The slot of its last run (RFC 3339): the next run is the first slot after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<String>,
+    /// Its next slot (RFC 3339); unset while suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_schedule_time: Option<String>,
+    /// The ShinyBackup its last run created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup: Option<String>,
+    /// The slot of the last run that was missed (later than `startingDeadline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_missed_time: Option<String>,
 }
 
 /// Phase of a ShinyDB.

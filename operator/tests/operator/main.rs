@@ -10,4 +10,5 @@ mod backup_settings;
 mod build;
 mod crds;
 mod reconcile_mock;
+mod schedules;
 mod status;

@@ -41,6 +41,7 @@ fn inputs<'a>(db: &'a ShinyDB, set: &'a StatefulSet, now: Timestamp) -> Inputs<'
         problem: None,
         tls: None,
         provided_certificate: None,
+        backup: None,
         now,
     }
 }
