@@ -7,7 +7,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::build::tls::{CertInfo, TlsOutcome};
 use crate::build::{GRPC_PORT, Names};
-use crate::crd::{BackupStatus, Phase, ShinyDB, ShinyDBStatus, TlsMode};
+use shinydb_client::proto::BackupStatusResponse;
+
+use crate::backup::store_reason;
+use crate::crd::{BackupReason, BackupStatus, Phase, ShinyDB, ShinyDBStatus, TlsMode};
 
 /// Condition type: the instance serves clients as specified.
 pub const READY: &str = "Ready";
@@ -67,6 +70,8 @@ pub struct Inputs<'a> {
     pub provided_certificate: Option<&'a CertInfo>,
     /// How the instance's backups stand (its schedules' runs).
     pub backup: Option<BackupStatus>,
+    /// What its server said of its archive and store (`None`: not asked).
+    pub backup_server: Option<&'a Result<BackupStatusResponse, String>>,
     /// The time of this reconciliation.
     pub now: Timestamp,
 }
@@ -300,6 +305,13 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
         Some(s) => Some(s.name.clone()),
         None => names.as_ref().map(Names::admin_secret),
     };
+    let backup = backup_status(
+        inputs,
+        old.backup.as_ref(),
+        &mut conditions,
+        generation,
+        now,
+    );
     ShinyDBStatus {
         phase: Some(phase),
         conditions,
@@ -312,6 +324,133 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
         admin_secret_name,
         certificate_expiry,
         ca_expiry,
-        backup: inputs.backup.clone(),
+        backup,
     }
+}
+
+/// Condition: the server can read and write the backup store.
+pub const BACKUP_STORE_REACHABLE: &str = "BackupStoreReachable";
+/// Condition: every write is archived, without gaps.
+pub const CONTINUOUS_ARCHIVING: &str = "ContinuousArchiving";
+
+fn ms_to_rfc3339(ms: i64) -> Option<String> {
+    (ms > 0)
+        .then(|| Timestamp::from_millisecond(ms).ok())
+        .flatten()
+        .map(|t| t.to_string())
+}
+
+fn reason_name(reason: BackupReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// `status.backup` and the backup conditions: the schedules' runs from `inputs.backup`, the
+/// rest from what the server said (kept from `old` when it could not be asked).
+fn backup_status(
+    inputs: &Inputs<'_>,
+    old: Option<&BackupStatus>,
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Option<BackupStatus> {
+    let Some(spec) = &inputs.db.spec.backup else {
+        conditions.retain(|c| c.type_ != BACKUP_STORE_REACHABLE && c.type_ != CONTINUOUS_ARCHIVING);
+        return None;
+    };
+    let mut status = old.cloned().unwrap_or_default();
+    if let Some(b) = &inputs.backup {
+        status.schedules.clone_from(&b.schedules);
+    }
+    let Some(Ok(server)) = inputs.backup_server else {
+        return Some(status);
+    };
+    status.lineage = (!server.lineage.is_empty()).then(|| server.lineage.clone());
+    status.first_recoverability_point = ms_to_rfc3339(server.first_recoverable_ms);
+    status.last_recoverability_point = ms_to_rfc3339(server.last_recoverable_ms);
+    status.archived_seq = server.archiving.then_some(server.archived_seq);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a lag in whole seconds, never negative"
+    )]
+    let lag = server.archive_lag_seconds.max(0.0).round() as u64;
+    status.archive_lag_seconds = server.archiving.then_some(lag);
+    status.backups = Some(server.backups);
+
+    if server.last_error.is_empty() {
+        set_condition(
+            conditions,
+            BACKUP_STORE_REACHABLE,
+            true,
+            "Reachable",
+            format!("the server reads and writes {}", server.store),
+            generation,
+            now,
+        );
+    } else {
+        let reason = store_reason(&server.last_error).unwrap_or(BackupReason::ServerError);
+        let secret = spec.store.credentials.as_ref().map_or_else(
+            || {
+                " (no spec.backup.store.credentials: the pod's environment provides the keys)"
+                    .to_string()
+            },
+            |c| {
+                format!(
+                    " (keys from Secret {}, spec.backup.store.credentials)",
+                    c.secret_name
+                )
+            },
+        );
+        set_condition(
+            conditions,
+            BACKUP_STORE_REACHABLE,
+            false,
+            &reason_name(reason),
+            format!("{}{secret}", server.last_error),
+            generation,
+            now,
+        );
+    }
+    let (archiving, reason, message) = if !server.archiving {
+        (
+            false,
+            "ArchivingDisabled",
+            "spec.backup.walArchive.enabled is false: only base backups can be restored"
+                .to_string(),
+        )
+    } else if let Some(gap) = server.gaps.first() {
+        (
+            false,
+            "ArchiveGap",
+            format!(
+                "the archive lacks writes {} to {} (the store refused them longer than the server could keep them): a restore cannot cross them; take a backup",
+                gap.from, gap.to
+            ),
+        )
+    } else if !server.last_error.is_empty() {
+        (
+            false,
+            "ArchiveFailing",
+            format!("archiving fails: {}", server.last_error),
+        )
+    } else {
+        (
+            true,
+            "Archiving",
+            format!("every write up to {} is archived", server.archived_seq),
+        )
+    };
+    set_condition(
+        conditions,
+        CONTINUOUS_ARCHIVING,
+        archiving,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    Some(status)
 }

@@ -6,7 +6,7 @@ mod outcome;
 mod reconcile;
 
 pub use connect::{ConnectError, admin_client, pod_endpoint};
-pub use outcome::{Outcome, of_create_error};
+pub use outcome::{Outcome, of_create_error, store_reason};
 pub use reconcile::{
     POLL, SILENCE_LIMIT, error_policy, matching_manifest, progress, reconcile, silent_too_long,
 };

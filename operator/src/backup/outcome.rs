@@ -27,20 +27,31 @@ pub fn of_create_error(e: &Error) -> Outcome {
             _ => Outcome::Failed(BackupReason::ServerError, text),
         };
     };
-    let store_said = message.starts_with("backup store ");
+    let store = store_reason(message);
     match code {
         Code::Aborted => Outcome::Busy(message.clone()),
         Code::DataLoss => Outcome::Failed(BackupReason::ChecksumMismatch, message.clone()),
-        Code::Unavailable if store_said && message.contains(" is unreachable: ") => {
+        Code::Unavailable if store == Some(BackupReason::StoreUnreachable) => {
             Outcome::Failed(BackupReason::StoreUnreachable, message.clone())
         }
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => Outcome::Unknown(text),
-        Code::FailedPrecondition if store_said && message.contains(" refused the credentials") => {
-            Outcome::Failed(BackupReason::InvalidCredentials, message.clone())
-        }
-        Code::FailedPrecondition if store_said && message.contains(": not found: ") => {
-            Outcome::Failed(BackupReason::BucketNotFound, message.clone())
-        }
-        _ => Outcome::Failed(BackupReason::ServerError, message.clone()),
+        _ => Outcome::Failed(store.unwrap_or(BackupReason::ServerError), message.clone()),
+    }
+}
+
+/// What the server's text of a store failure names (`BackupError`'s messages); `None`: not a
+/// failure of the store.
+pub fn store_reason(message: &str) -> Option<BackupReason> {
+    if !message.starts_with("backup store ") {
+        return None;
+    }
+    if message.contains(" refused the credentials") {
+        Some(BackupReason::InvalidCredentials)
+    } else if message.contains(": not found: ") {
+        Some(BackupReason::BucketNotFound)
+    } else if message.contains(" is unreachable: ") {
+        Some(BackupReason::StoreUnreachable)
+    } else {
+        Some(BackupReason::ServerError)
     }
 }

@@ -273,8 +273,10 @@ async fn follow(
         return Ok(Action::await_change());
     };
     let names = Names::of(&db)?;
+    // While the task waits for the server's answer, the server is asked only for progress;
+    // the task records the outcome (or, if the answer is lost, hands over to the look below).
     let in_flight = ctx.backups_in_flight().contains(&key(backup));
-    let looked = look(ctx, &db, &names).await;
+    let looked = look(ctx, &db, &names, !in_flight).await;
     let now = Timestamp::now();
     match looked {
         Ok(Server::Running { done, total }) => {
@@ -286,10 +288,7 @@ async fn follow(
             write_status(ctx, backup, status).await?;
             Ok(Action::requeue(POLL))
         }
-        Ok(Server::Idle(_)) if in_flight => {
-            // The task's answer is on its way.
-            Ok(Action::requeue(POLL))
-        }
+        Ok(Server::Idle(_)) | Err(_) if in_flight => Ok(Action::requeue(POLL)),
         Ok(Server::Idle(backups)) => {
             let started = status
                 .started_at
@@ -345,7 +344,8 @@ enum Server {
     Idle(Vec<BackupSummary>),
 }
 
-async fn look(ctx: &Context, db: &ShinyDB, names: &Names) -> Result<Server, String> {
+/// What the server says; its store's backups are listed only when `list` and none runs.
+async fn look(ctx: &Context, db: &ShinyDB, names: &Names, list: bool) -> Result<Server, String> {
     let client = admin_client(&ctx.client, db, names, 0, Some(Duration::from_secs(10)))
         .await
         .map_err(|e| e.to_string())?;
@@ -355,6 +355,9 @@ async fn look(ctx: &Context, db: &ShinyDB, names: &Names) -> Result<Server, Stri
             done: status.backup_bytes_done,
             total: status.backup_bytes_total,
         });
+    }
+    if !list {
+        return Ok(Server::Idle(Vec::new()));
     }
     let backups = client.list_backups().await.map_err(|e| e.to_string())?;
     Ok(Server::Idle(backups))

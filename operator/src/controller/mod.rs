@@ -2,6 +2,7 @@
 //! runs [`reconcile::reconcile`] for each change.
 
 mod apply;
+mod backup_status;
 mod dereference;
 mod events;
 mod ownership;

@@ -1,6 +1,6 @@
 //! One reconciliation, as steps: dereference (every read) → validate → build (pure) →
-//! ownership → apply (and delete what is no longer wanted) → events → scheduled backups →
-//! status; and the error policy (exponential backoff per object).
+//! ownership → apply (and delete what is no longer wanted) → events → scheduled backups and
+//! the server's backup state → status; and the error policy (exponential backoff per object).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use super::apply::{apply, delete_owned};
+use super::backup_status::{self, BACKUP_STATUS_INTERVAL};
 use super::dereference::{Fetched, dereference};
 use super::events;
 use super::ownership::foreign_child;
@@ -226,8 +227,14 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     // 6. events for what changed
     publish_events(ctx, db, &names, &desired, fetched.stateful_set.as_ref()).await;
 
-    // 7. schedules: the backups that are due
+    // 7. schedules: the backups that are due; and how the server's archive and store stand
     let scheduled = schedules::run_due(ctx, db, &names, now).await?;
+    let ready = stateful_set
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    let backup_server = backup_status::ask(ctx, db, &names, ready).await;
 
     // 8. status
     let status = status::compute(&Inputs {
@@ -237,6 +244,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         tls: desired.tls.as_ref(),
         provided_certificate: validated.provided_certificate.as_ref(),
         backup: scheduled.status,
+        backup_server: backup_server.as_ref(),
         now,
     });
     let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
@@ -250,6 +258,11 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
             Duration::try_from(wait).ok()
         })
         .map_or(RESYNC, |d| d.clamp(Duration::from_secs(1), RESYNC));
+    let next = if db.spec.backup.is_some() {
+        next.min(BACKUP_STATUS_INTERVAL)
+    } else {
+        next
+    };
     let next = scheduled
         .next
         .and_then(|t| Duration::try_from(t.duration_since(now)).ok())
@@ -364,7 +377,8 @@ async fn report(
         problem: Some(problem.clone()),
         tls: None,
         provided_certificate: None,
-        backup: db.status.as_ref().and_then(|s| s.backup.clone()),
+        backup: None,
+        backup_server: None,
         now,
     });
     let message = problem.message();

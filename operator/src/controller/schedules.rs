@@ -99,6 +99,7 @@ pub async fn run_due(
     Ok(Scheduled {
         status: Some(BackupStatus {
             schedules: statuses,
+            ..BackupStatus::default()
         }),
         next: soonest,
     })

@@ -393,6 +393,24 @@ pub struct ShinyDBStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStatus {
+    /// The data directory's lineage: its archive is under `wal/<lineage>/` in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    /// The earliest moment a restore can reach: the oldest complete backup (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_recoverability_point: Option<String>,
+    /// The latest moment a restore can reach: the newest archived write or backup (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_recoverability_point: Option<String>,
+    /// Every write up to this sequence number is archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_seq: Option<u64>,
+    /// Seconds the oldest write not yet archived has waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_lag_seconds: Option<u64>,
+    /// Complete backups in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<u32>,
     /// Each schedule's last and next run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedules: Vec<ScheduleStatus>,

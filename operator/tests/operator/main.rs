@@ -5,6 +5,7 @@
     reason = "a test stops at the first broken step, saying which"
 )]
 
+mod backup_conditions;
 mod backup_follow;
 mod backup_settings;
 mod build;

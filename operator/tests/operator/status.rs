@@ -42,6 +42,7 @@ fn inputs<'a>(db: &'a ShinyDB, set: &'a StatefulSet, now: Timestamp) -> Inputs<'
         tls: None,
         provided_certificate: None,
         backup: None,
+        backup_server: None,
         now,
     }
 }

@@ -186,9 +186,27 @@ impl BackupError {
             }
             other => {
                 let detail = chain(&other);
+                let lower = detail.to_lowercase();
+                // object_store reports some refusals (a listing's 403, for one) as a generic
+                // error carrying the HTTP status and the S3 error code.
+                let refused = [
+                    "403 forbidden",
+                    "401 unauthorized",
+                    "signaturedoesnotmatch",
+                    "invalidaccesskeyid",
+                    "accessdenied",
+                ]
+                .iter()
+                .any(|w| lower.contains(w));
+                if refused {
+                    return BackupError::InvalidCredentials { store, detail };
+                }
+                if lower.contains("nosuchbucket") {
+                    return BackupError::NotFound { store, detail };
+                }
                 let unreachable = ["error sending request", "connect", "dns error", "timed out"]
                     .iter()
-                    .any(|w| detail.to_lowercase().contains(w));
+                    .any(|w| lower.contains(w));
                 if unreachable {
                     BackupError::Unreachable { store, detail }
                 } else {

@@ -1,6 +1,7 @@
 //! Credentials of the backup store, against moto checking signatures: a wrong secret is a
 //! clear error naming the credentials and the server keeps serving; the credential files are
-//! read for each operation, so a fixed (or rotated) Secret works without a restart.
+//! read for each operation, so a fixed (or rotated) Secret works without a restart; a refused
+//! listing (object_store reports it as a bare 403) is named as refused credentials too.
 
 use shinydb_proto::v1;
 use tonic::Code;
@@ -40,6 +41,19 @@ async fn wrong_credentials_are_named_and_fixed_ones_work_without_a_restart() {
     );
     let ids = c.insert("app", "items", vec![sample(10)]).await;
     assert_eq!(ids.len(), 1, "the server still serves writes");
+    // The archive's listing is refused too (object_store reports it as a bare 403), and the
+    // status names it as refused credentials, not as some other store error.
+    let st = c
+        .backups
+        .status(v1::BackupStatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert!(
+        st.last_error.contains("refused the credentials"),
+        "{:?}",
+        st.last_error
+    );
 
     // The Secret is fixed; the next backup reads it.
     write_file(&secret_file, &key.secret);
