@@ -200,3 +200,30 @@ fn an_instance_without_spec_backup_has_no_backup_volumes() {
             .any(|v| v.name.starts_with("backup-")),
     );
 }
+
+#[test]
+fn the_backup_example_is_a_valid_shinydb_with_a_valid_schedule() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/backup.yaml");
+    let text = std::fs::read_to_string(&path).expect("examples/backup.yaml");
+    let doc = text
+        .split("\n---\n")
+        .find(|d| d.contains("kind: ShinyDB\n"))
+        .expect("a ShinyDB document");
+    let mut db: ShinyDB = serde_yaml_ng::from_str(doc).expect("a ShinyDB");
+    db.metadata.namespace = Some("apps".into());
+    db.metadata.uid = Some("7f1c2d9e-0000-4000-8000-000000000002".into());
+    let referenced = Referenced {
+        backup_secrets: BTreeMap::from([(
+            "backup-s3".into(),
+            secret("backup-s3", &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]),
+        )]),
+        ..Referenced::default()
+    };
+    let validated = validate(&db, &referenced).expect("valid");
+    assert!(
+        validated
+            .config
+            .yaml
+            .contains("s3://shinydb-backups/prod/backed-up")
+    );
+}
