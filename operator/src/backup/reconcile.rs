@@ -54,6 +54,11 @@ pub async fn reconcile(backup: Arc<ShinyBackup>, ctx: Arc<Context>) -> Result<Ac
 
 /// Retries after a failed reconciliation (only API errors end up here).
 pub fn error_policy(_backup: Arc<ShinyBackup>, error: &Error, _ctx: Arc<Context>) -> Action {
+    if is_conflict(error) {
+        // Decided from an old reading: look again at the new one.
+        info!("the ShinyBackup changed meanwhile; reconciling it again");
+        return Action::requeue(Duration::from_secs(1));
+    }
     warn!(error = %error, "backup reconcile failed");
     Action::requeue(POLL)
 }
@@ -234,13 +239,7 @@ fn spawn_create(ctx: &Arc<Context>, backup: ShinyBackup, db: ShinyDB, running: S
                 ..running
             },
         };
-        let result = if status.phase == Some(BackupPhase::Running)
-            || status.phase == Some(BackupPhase::Pending)
-        {
-            write_status(&ctx, &backup, status).await.map(|_| ())
-        } else {
-            finish(&backup, &ctx, status).await
-        };
+        let result = record(&ctx, &backup, status).await;
         // Only now: until the outcome is recorded, `follow` leaves the backup to this task.
         ctx.backups_in_flight().remove(&key(&backup));
         if let Err(e) = result {
@@ -248,6 +247,56 @@ fn spawn_create(ctx: &Arc<Context>, backup: ShinyBackup, db: ShinyDB, running: S
             warn!(error = %e, backup = %backup.name_any(), "cannot record the backup's outcome");
         }
     });
+}
+
+/// Records the task's outcome on the ShinyBackup as it is now, if it still describes the
+/// attempt the task made (Running, with the same start): the write is conditional on the
+/// object's version, so it never overwrites what a reconciliation wrote meanwhile.
+async fn record(
+    ctx: &Context,
+    asked: &ShinyBackup,
+    status: ShinyBackupStatus,
+) -> Result<(), Error> {
+    let api: Api<ShinyBackup> =
+        Api::namespaced(ctx.client.clone(), &asked.namespace().unwrap_or_default());
+    for _ in 0..5 {
+        let current = api
+            .get_opt(&asked.name_any())
+            .await
+            .map_err(|source| Error::Fetch {
+                what: format!("ShinyBackup {}", asked.name_any()),
+                source,
+            })?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        let now = current.status.clone().unwrap_or_default();
+        if now.phase != Some(BackupPhase::Running) || now.started_at != status.started_at {
+            return Ok(());
+        }
+        let status = ShinyBackupStatus {
+            last_heartbeat: now.last_heartbeat.clone(),
+            ..status.clone()
+        };
+        let written = if matches!(
+            status.phase,
+            Some(BackupPhase::Running | BackupPhase::Pending)
+        ) {
+            write_status(ctx, &current, status).await.map(|_| ())
+        } else {
+            finish(&current, ctx, status).await
+        };
+        match written {
+            Err(e) if is_conflict(&e) => {}
+            other => return other,
+        }
+    }
+    Ok(())
+}
+
+/// Whether `e` is the API server refusing a write made on an older version of the object.
+fn is_conflict(e: &Error) -> bool {
+    e.api_status().is_some_and(|s| s.code == 409)
 }
 
 async fn follow(
@@ -448,7 +497,8 @@ async fn finish(
 }
 
 /// Writes `status` through the status subresource (server-side apply: fields it no longer
-/// holds are removed) unless it equals the stored one. Returns whether it wrote.
+/// holds are removed) unless it equals the stored one, if `backup` is still the stored version.
+/// Returns whether it wrote.
 async fn write_status(
     ctx: &Context,
     backup: &ShinyBackup,
@@ -459,9 +509,12 @@ async fn write_status(
     }
     let api: Api<ShinyBackup> =
         Api::namespaced(ctx.client.clone(), &backup.namespace().unwrap_or_default());
+    // Conditional on the version read: a status decided from an old reading (a reconcile
+    // racing the task's answer) is refused with a conflict instead of overwriting a newer one.
     let body = serde_json::json!({
         "apiVersion": ShinyBackup::api_version(&()),
         "kind": ShinyBackup::kind(&()),
+        "metadata": {"resourceVersion": backup.resource_version()},
         "status": status,
     });
     api.patch_status(
