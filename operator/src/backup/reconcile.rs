@@ -45,10 +45,23 @@ fn key(backup: &ShinyBackup) -> (String, String) {
 #[instrument(skip_all, fields(namespace = backup.namespace().unwrap_or_default(), name = backup.name_any()))]
 pub async fn reconcile(backup: Arc<ShinyBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let status = backup.status.clone().unwrap_or_default();
-    match status.phase {
-        Some(BackupPhase::Completed | BackupPhase::Failed) => Ok(Action::await_change()),
-        None | Some(BackupPhase::Pending) => start(&backup, &ctx).await,
-        Some(BackupPhase::Running) => follow(&backup, status, &ctx).await,
+    if matches!(
+        status.phase,
+        Some(BackupPhase::Completed | BackupPhase::Failed)
+    ) {
+        return Ok(Action::await_change());
+    }
+    let instance = &backup.spec.instance;
+    let dbs: Api<ShinyDB> =
+        Api::namespaced(ctx.client.clone(), &backup.namespace().unwrap_or_default());
+    let db = dbs.get_opt(instance).await.map_err(|source| Error::Fetch {
+        what: format!("ShinyDB {instance}"),
+        source,
+    })?;
+    if status.phase == Some(BackupPhase::Running) {
+        follow(&backup, db, status, &ctx).await
+    } else {
+        start(&backup, db, &ctx).await
     }
 }
 
@@ -102,14 +115,13 @@ fn completed(summary: &BackupSummary, previous: ShinyBackupStatus) -> ShinyBacku
     }
 }
 
-async fn start(backup: &ShinyBackup, ctx: &Arc<Context>) -> Result<Action, Error> {
+async fn start(
+    backup: &ShinyBackup,
+    db: Option<ShinyDB>,
+    ctx: &Arc<Context>,
+) -> Result<Action, Error> {
     let ns = backup.namespace().unwrap_or_default();
     let instance = &backup.spec.instance;
-    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &ns);
-    let db = dbs.get_opt(instance).await.map_err(|source| Error::Fetch {
-        what: format!("ShinyDB {instance}"),
-        source,
-    })?;
     let Some(db) = db else {
         let message = format!("ShinyDB {instance} does not exist in namespace {ns}");
         finish(
@@ -149,7 +161,12 @@ async fn start(backup: &ShinyBackup, ctx: &Arc<Context>) -> Result<Action, Error
         .await?;
         return Ok(Action::requeue(POLL));
     }
-    if let Some(other) = running_backup_of(ctx, &ns, instance, &backup.name_any()).await? {
+    let running = other_backups(ctx, &ns, &backup.name_any())
+        .await?
+        .into_iter()
+        .filter(|b| b.spec.instance == *instance)
+        .find(|b| b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Running));
+    if let Some(other) = running.map(|b| b.name_any()) {
         let message = format!("waiting for ShinyBackup {other} of {instance} to finish");
         write_status(
             ctx,
@@ -186,13 +203,8 @@ async fn start(backup: &ShinyBackup, ctx: &Arc<Context>) -> Result<Action, Error
     Ok(Action::requeue(POLL))
 }
 
-/// Another ShinyBackup of `instance` that runs, if any.
-async fn running_backup_of(
-    ctx: &Context,
-    ns: &str,
-    instance: &str,
-    except: &str,
-) -> Result<Option<String>, Error> {
+/// The namespace's other ShinyBackups (all but `except`).
+async fn other_backups(ctx: &Context, ns: &str, except: &str) -> Result<Vec<ShinyBackup>, Error> {
     let api: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), ns);
     let all = api
         .list(&ListParams::default())
@@ -204,9 +216,8 @@ async fn running_backup_of(
     Ok(all
         .items
         .into_iter()
-        .filter(|b| b.spec.instance == instance && b.name_any() != except)
-        .find(|b| b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Running))
-        .map(|b| b.name_any()))
+        .filter(|b| b.name_any() != except)
+        .collect())
 }
 
 /// Asks the server for the backup in a task of its own, and records what it answered.
@@ -301,16 +312,12 @@ fn is_conflict(e: &Error) -> bool {
 
 async fn follow(
     backup: &ShinyBackup,
+    db: Option<ShinyDB>,
     status: ShinyBackupStatus,
     ctx: &Arc<Context>,
 ) -> Result<Action, Error> {
     let ns = backup.namespace().unwrap_or_default();
     let instance = &backup.spec.instance;
-    let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &ns);
-    let db = dbs.get_opt(instance).await.map_err(|source| Error::Fetch {
-        what: format!("ShinyDB {instance}"),
-        source,
-    })?;
     let Some(db) = db else {
         let message = format!("ShinyDB {instance} was deleted while the backup ran");
         finish(
@@ -343,7 +350,12 @@ async fn follow(
                 .started_at
                 .as_deref()
                 .and_then(|t| t.parse::<Timestamp>().ok());
-            let claimed = claimed_ids(ctx, &ns, &backup.name_any()).await?;
+            // Backup ids other ShinyBackups already hold.
+            let claimed: HashSet<String> = other_backups(ctx, &ns, &backup.name_any())
+                .await?
+                .into_iter()
+                .filter_map(|b| b.status?.backup_id)
+                .collect();
             let found =
                 started.and_then(|s| matching_manifest(s.as_millisecond(), &backups, &claimed));
             let status = match found {
@@ -410,24 +422,6 @@ async fn look(ctx: &Context, db: &ShinyDB, names: &Names, list: bool) -> Result<
     }
     let backups = client.list_backups().await.map_err(|e| e.to_string())?;
     Ok(Server::Idle(backups))
-}
-
-/// Backup ids other ShinyBackups of the namespace already hold.
-async fn claimed_ids(ctx: &Context, ns: &str, except: &str) -> Result<HashSet<String>, Error> {
-    let api: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), ns);
-    let all = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::Fetch {
-            what: "ShinyBackups".into(),
-            source,
-        })?;
-    Ok(all
-        .items
-        .into_iter()
-        .filter(|b| b.name_any() != except)
-        .filter_map(|b| b.status?.backup_id)
-        .collect())
 }
 
 /// The complete backup a ShinyBackup started at `started_ms` made: the oldest complete one

@@ -35,18 +35,12 @@ pub async fn run_due(
     names: &Names,
     now: Timestamp,
 ) -> Result<Scheduled, Error> {
-    let Some(backup) = &db.spec.backup else {
+    let Some(backup) = db.spec.backup.as_ref().filter(|b| !b.schedules.is_empty()) else {
         return Ok(Scheduled {
             status: None,
             next: None,
         });
     };
-    if backup.schedules.is_empty() {
-        return Ok(Scheduled {
-            status: None,
-            next: None,
-        });
-    }
     let previous: Vec<ScheduleStatus> = db
         .status
         .as_ref()

@@ -9,9 +9,9 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use serde_json::json;
-use shinydb_operator::build::{self, Observed};
+use shinydb_operator::build::{self, Desired, Observed};
 use shinydb_operator::crd::ShinyDB;
-use shinydb_operator::validate::{Referenced, ValidationError, validate};
+use shinydb_operator::validate::{Referenced, Validated, ValidationError, validate};
 
 fn fixture() -> ShinyDB {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backup.yaml");
@@ -45,6 +45,17 @@ fn all_secrets() -> Referenced {
     }
 }
 
+/// `build` with what `validate` returned.
+fn built(db: &ShinyDB, validated: &Validated) -> Desired {
+    build::build(
+        db,
+        &validated.config,
+        &Observed::default(),
+        "2026-12-02T00:00:00Z".parse().expect("time"),
+    )
+    .expect("builds")
+}
+
 #[test]
 fn the_server_configuration_names_the_store_its_options_and_the_mounted_files() {
     let validated = validate(&fixture(), &all_secrets()).expect("valid");
@@ -74,13 +85,7 @@ fn the_server_configuration_names_the_store_its_options_and_the_mounted_files() 
 fn the_pods_mount_each_named_secret_key_read_only_under_a_fixed_name() {
     let db = fixture();
     let validated = validate(&db, &all_secrets()).expect("valid");
-    let desired = build::build(
-        &db,
-        &validated.config,
-        &Observed::default(),
-        "2026-12-02T00:00:00Z".parse().expect("time"),
-    )
-    .expect("builds");
+    let desired = built(&db, &validated);
     let spec = desired.stateful_set.spec.template.spec.expect("pod spec");
     let volume = |name: &str| {
         let v = spec
@@ -179,13 +184,7 @@ fn an_instance_without_spec_backup_has_no_backup_volumes() {
     let validated = validate(&db, &Referenced::default()).expect("valid");
     let config: serde_json::Value = serde_yaml_ng::from_str(&validated.config.yaml).expect("YAML");
     assert!(config.get("backup").is_none(), "{config}");
-    let desired = build::build(
-        &db,
-        &validated.config,
-        &Observed::default(),
-        "2026-12-02T00:00:00Z".parse().expect("time"),
-    )
-    .expect("builds");
+    let desired = built(&db, &validated);
     let volumes = desired
         .stateful_set
         .spec
