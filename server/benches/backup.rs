@@ -28,7 +28,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use shinydb_engine::{Db, Options, SyncMode};
 use shinydb_server::{
     Metrics,
-    backup::{Backups, Location, Progress, RestoreTarget, create, restore},
+    backup::{Backups, Location, Progress, RestoreOptions, RestoreTarget, create, restore},
     config::BackupConfig,
 };
 use shinydb_testkit::S3Server;
@@ -222,8 +222,11 @@ fn main() {
             &loc,
             &RestoreTarget::Id(backup.id.clone()),
             &dir.path().join("restored"),
-            false,
-            parallel,
+            &RestoreOptions {
+                replace: false,
+                parallel,
+                lineage: None,
+            },
             &Progress::default(),
         )
         .await

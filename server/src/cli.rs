@@ -83,9 +83,17 @@ pub struct RestoreArgs {
     /// The newest backup and everything archived after it.
     #[arg(long, group = "target")]
     pub latest: bool,
+    /// Only backups of this lineage (one instance's history; see `shinydb backup status`).
+    #[arg(long, value_name = "ID")]
+    pub lineage: Option<String>,
     /// Replace a data directory that holds data (moved aside, removed after the swap).
     #[arg(long)]
     pub replace: bool,
+    /// Also write the outcome to this file as JSON: `{"ok": true, "id", "seq",
+    /// "commitTimeMs", "replayed", "lineage", "bytes", "seconds"}` or `{"ok": false, "reason",
+    /// "message"}` (a Kubernetes Job passes /dev/termination-log).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
     /// Chunks downloaded at once [default: backup.parallelism].
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,

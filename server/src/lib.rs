@@ -18,6 +18,7 @@ mod net;
 pub mod replication;
 pub mod server;
 mod service;
+pub mod staging;
 mod state;
 mod status_layer;
 pub mod telemetry;

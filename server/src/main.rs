@@ -7,7 +7,7 @@ use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use shinydb_server::{
-    backup::{Location, Progress, RestoreTarget},
+    backup::{BackupError, Location, Progress, RestoreOptions, RestoreSummary, RestoreTarget},
     cli::{Cli, Command, RestoreArgs},
     config::{Config, DEFAULT_CONFIG_YAML},
     server::{self, RunContext},
@@ -108,6 +108,27 @@ fn progress_bar(
     Some((shown, task))
 }
 
+/// The JSON outcome `restore --report` writes.
+fn report(result: &Result<RestoreSummary, BackupError>) -> serde_json::Value {
+    match result {
+        Ok(s) => serde_json::json!({
+            "ok": true,
+            "id": s.id,
+            "seq": s.seq,
+            "commitTimeMs": s.commit_time_ms,
+            "replayed": s.replayed,
+            "lineage": s.lineage,
+            "bytes": s.bytes,
+            "seconds": s.seconds,
+        }),
+        Err(e) => serde_json::json!({
+            "ok": false,
+            "reason": e.reason(),
+            "message": e.to_string(),
+        }),
+    }
+}
+
 /// `shinydb-server restore`: restores a backup into the configured data directory.
 async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
     let target = match (&args.backup, args.target_time, args.target_seq) {
@@ -116,28 +137,33 @@ async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
         (_, _, Some(n)) => RestoreTarget::Seq(n),
         _ => RestoreTarget::Latest,
     };
-    let parallel = args
-        .parallel
-        .unwrap_or(usize::try_from(config.backup.parallelism).unwrap_or(1));
+    let options = RestoreOptions {
+        replace: args.replace,
+        parallel: args
+            .parallel
+            .unwrap_or(usize::try_from(config.backup.parallelism).unwrap_or(1)),
+        lineage: args.lineage.clone(),
+    };
     let progress = Arc::new(Progress::default());
     let bar = progress_bar(&progress);
     let result = match Location::open(&config.backup) {
         Ok(loc) => {
-            shinydb_server::backup::restore(
-                &loc,
-                &target,
-                &config.data_dir,
-                args.replace,
-                parallel,
-                &progress,
-            )
-            .await
+            shinydb_server::backup::restore(&loc, &target, &config.data_dir, &options, &progress)
+                .await
         }
         Err(e) => Err(e),
     };
     if let Some((bar, task)) = bar {
         task.abort();
         bar.finish_and_clear();
+    }
+    if let Some(path) = &args.report
+        && let Err(e) = std::fs::write(path, report(&result).to_string())
+    {
+        eprintln!(
+            "shinydb-server restore: writing the report {}: {e}",
+            path.display()
+        );
     }
     match result {
         Ok(s) => {

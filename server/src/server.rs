@@ -223,6 +223,8 @@ async fn serve(
     };
 
     let opened = Instant::now();
+    // A restore or seed that a crash cut short in its swap is finished before anything opens.
+    crate::staging::finish_interrupted(&cfg.data_dir).map_err(crate::backup::BackupError::from)?;
     let data_dir = cfg.data_dir.clone();
     let opts = cfg.engine_options();
     let db = tokio::task::spawn_blocking(move || Db::open(&data_dir, opts))

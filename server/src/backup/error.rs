@@ -166,6 +166,32 @@ pub enum BackupError {
 }
 
 impl BackupError {
+    /// A one-word name of the failure (CamelCase), for machines: `shinydb-server restore
+    /// --report` writes it, the operator shows it as a restore's reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            BackupError::NotConfigured => "NotConfigured",
+            BackupError::BadStore { .. } => "BadStore",
+            BackupError::File { .. } => "FileError",
+            BackupError::InvalidCredentials { .. } => "InvalidCredentials",
+            BackupError::NotFound { .. } => "NotFound",
+            BackupError::Unreachable { .. } => "StoreUnreachable",
+            BackupError::Store { .. } => "StoreError",
+            BackupError::Corrupt { .. } | BackupError::CorruptArchive { .. } => "ChecksumMismatch",
+            BackupError::AlreadyExists { .. } => "AlreadyExists",
+            BackupError::ArchiveGap { .. } => "ArchiveGap",
+            BackupError::TargetBeyondArchive { .. } => "TargetBeyondArchive",
+            BackupError::BadKey { .. } => "BadEncryptionKey",
+            BackupError::Crypt { .. } => "DecryptionFailed",
+            BackupError::BadManifest { .. } => "BadManifest",
+            BackupError::NoBackup { .. } => "NoBackup",
+            BackupError::TargetNotEmpty(_) => "TargetNotEmpty",
+            BackupError::Mismatch { .. } => "VerificationFailed",
+            BackupError::Busy => "Busy",
+            BackupError::Engine(_) => "EngineError",
+        }
+    }
+
     /// Classifies an object-store error for `store` (the store's URL).
     pub(crate) fn from_store(store: &str, e: object_store::Error) -> BackupError {
         use object_store::Error as E;
@@ -230,4 +256,14 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+impl From<crate::staging::StagingError> for BackupError {
+    fn from(e: crate::staging::StagingError) -> BackupError {
+        BackupError::File {
+            what: e.what,
+            path: e.path,
+            source: e.source,
+        }
+    }
 }

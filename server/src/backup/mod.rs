@@ -33,5 +33,5 @@ pub use error::BackupError;
 pub use location::Location;
 pub use manifest::{Listing, ListingState, Manifest};
 pub use progress::Progress;
-pub use restore::{RestoreSummary, RestoreTarget, Verified, restore, verify};
+pub use restore::{RestoreOptions, RestoreSummary, RestoreTarget, Verified, restore, verify};
 pub use retention::{Pruned, delete};

@@ -15,6 +15,8 @@ use futures::{StreamExt, TryStreamExt};
 use shinydb_engine::{Db, Options};
 use tracing::info;
 
+use crate::staging::{self, Staging};
+
 use super::{
     BackupError, Listing, ListingState, Location, Manifest, Progress,
     archive::{self, Slice},
@@ -68,33 +70,45 @@ pub struct RestoreSummary {
     pub seconds: f64,
 }
 
-/// Restores `target` from `loc` into `data_dir` (which must be missing or empty unless
-/// `replace`), downloading `parallel` chunks at once and counting the backup's raw bytes
-/// written in `progress`.
+/// How a restore goes about it.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Replace a data directory that holds data (otherwise it must be missing or empty).
+    pub replace: bool,
+    /// Chunks and archive slices downloaded at once.
+    pub parallel: usize,
+    /// Only backups of this lineage (one instance's history) are considered.
+    pub lineage: Option<String>,
+}
+
+/// Restores `target` from `loc` into `data_dir`, counting the backup's raw bytes written in
+/// `progress`. The data directory may be a mount point: the copy is built inside it.
 pub async fn restore(
     loc: &Location,
     target: &RestoreTarget,
     data_dir: &Path,
-    replace: bool,
-    parallel: usize,
+    options: &RestoreOptions,
     progress: &Progress,
 ) -> Result<RestoreSummary, BackupError> {
     let started = Instant::now();
-    if !replace && holds_files(data_dir)? {
+    let parallel = options.parallel;
+    let lineage = options.lineage.as_deref();
+    staging::finish_interrupted(data_dir)?;
+    if !options.replace && staging::holds_data(data_dir)? {
         return Err(BackupError::TargetNotEmpty(data_dir.to_path_buf()));
     }
-    let manifest = resolve(loc, target).await?;
-    let staging = sibling(data_dir, &format!("restore-{}", manifest.id))?;
+    let manifest = resolve(loc, target, lineage).await?;
+    let staged = Staging::new(data_dir, "restore")?;
     progress.start(manifest.raw_bytes());
-    let result = rebuild(loc, &manifest, target, &staging, parallel, progress).await;
+    let result = rebuild(loc, &manifest, target, staged.path(), parallel, progress).await;
     let (reached, lineage) = match result {
         Ok(r) => r,
         Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
+            staged.discard();
             return Err(e);
         }
     };
-    swap_into_place(&staging, data_dir, &manifest.id)?;
+    staged.swap()?;
     let summary = RestoreSummary {
         id: manifest.id.clone(),
         seq: reached.seq,
@@ -276,11 +290,23 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 
 /// The manifest of the base backup `target` needs: the one it names, or the newest that
 /// holds nothing after the target.
-async fn resolve(loc: &Location, target: &RestoreTarget) -> Result<Manifest, BackupError> {
+async fn resolve(
+    loc: &Location,
+    target: &RestoreTarget,
+    lineage: Option<&str>,
+) -> Result<Manifest, BackupError> {
+    let of_lineage = |m: &Manifest| lineage.is_none_or(|l| m.lineage == l);
+    let scope = lineage
+        .map(|l| format!("of lineage {l} "))
+        .unwrap_or_default();
     if let RestoreTarget::Id(id) = target {
         return match Manifest::load(loc, id).await {
             Err(BackupError::NotFound { .. }) => Err(BackupError::NoBackup {
                 wanted: format!("with id {id}"),
+                store: loc.url().into(),
+            }),
+            Ok(m) if !of_lineage(&m) => Err(BackupError::NoBackup {
+                wanted: format!("with id {id} {scope}(it is of lineage {})", m.lineage),
                 store: loc.url().into(),
             }),
             other => other,
@@ -291,6 +317,7 @@ async fn resolve(loc: &Location, target: &RestoreTarget) -> Result<Manifest, Bac
         .into_iter()
         .filter(|l| l.state == ListingState::Complete)
         .filter_map(|l| l.manifest)
+        .filter(of_lineage)
         .collect();
     let first = complete.iter().min_by_key(|m| m.pinned_at()).map(|m| {
         format!(
@@ -312,8 +339,8 @@ async fn resolve(loc: &Location, target: &RestoreTarget) -> Result<Manifest, Bac
         .cloned()
         .ok_or_else(|| BackupError::NoBackup {
             wanted: match target {
-                RestoreTarget::Latest | RestoreTarget::Id(_) => "at all".into(),
-                _ => format!("before {target}{}", first.unwrap_or_default()),
+                RestoreTarget::Latest | RestoreTarget::Id(_) => format!("{scope}at all"),
+                _ => format!("{scope}before {target}{}", first.unwrap_or_default()),
             },
             store: loc.url().into(),
         })
@@ -437,10 +464,15 @@ pub async fn verify(
     parallel: usize,
 ) -> Result<Verified, BackupError> {
     let target = RestoreTarget::Id(id.to_string());
-    let manifest = resolve(loc, &target).await?;
+    let manifest = resolve(loc, &target, None).await?;
     if let Some(scratch) = deep {
         let data = scratch.join("data");
-        let result = restore(loc, &target, &data, true, parallel, &Progress::default()).await;
+        let options = RestoreOptions {
+            replace: true,
+            parallel,
+            lineage: None,
+        };
+        let result = restore(loc, &target, &data, &options, &Progress::default()).await;
         let _ = fs::remove_dir_all(scratch);
         result?;
     } else {
@@ -552,63 +584,6 @@ async fn check_opens(dir: &Path, id: &str, want: u64) -> Result<(), BackupError>
         id,
         reason: format!("opening it failed: {e}"),
     })?
-}
-
-/// Moves `staging` to `target`; an existing `target` is moved aside first and removed after.
-pub(crate) fn swap_into_place(staging: &Path, target: &Path, id: &str) -> Result<(), BackupError> {
-    let old = sibling(target, &format!("replaced-by-{id}"))?;
-    let had_old = target.exists();
-    if had_old {
-        fs::rename(target, &old).map_err(file_error("moving aside", target))?;
-    }
-    if let Err(e) = fs::rename(staging, target) {
-        if had_old {
-            let _ = fs::rename(&old, target);
-        }
-        return Err(file_error("moving the restored copy to", target)(e));
-    }
-    if let Some(parent) = target.parent() {
-        let _ = File::open(parent).and_then(|d| d.sync_all());
-    }
-    if had_old {
-        fs::remove_dir_all(&old).map_err(file_error("removing the replaced data in", &old))?;
-    }
-    Ok(())
-}
-
-/// `<parent>/.<name>.<suffix>`, on the same file system as `dir` (so renames are atomic).
-pub(crate) fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf, BackupError> {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| BackupError::File {
-            what: "restoring into",
-            path: dir.to_path_buf(),
-            source: std::io::Error::other("the data directory needs a name"),
-        })?;
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    let path = parent.join(format!(".{name}.{suffix}"));
-    if path.exists() {
-        fs::remove_dir_all(&path).map_err(|source| BackupError::File {
-            what: "removing a leftover",
-            path: path.clone(),
-            source,
-        })?;
-    }
-    Ok(path)
-}
-
-/// Whether `dir` exists and holds anything.
-fn holds_files(dir: &Path) -> Result<bool, BackupError> {
-    match fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_some()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(BackupError::File {
-            what: "reading",
-            path: dir.to_path_buf(),
-            source,
-        }),
-    }
 }
 
 /// Wraps an I/O error on `path` while doing `what`.

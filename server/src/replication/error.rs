@@ -94,3 +94,13 @@ impl ReplicationError {
         Status::new(code, self.to_string())
     }
 }
+
+impl From<crate::staging::StagingError> for ReplicationError {
+    fn from(e: crate::staging::StagingError) -> ReplicationError {
+        ReplicationError::File {
+            what: e.what,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

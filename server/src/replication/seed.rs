@@ -27,13 +27,7 @@ use super::{
     follower::{self, ROLLBACK_DIR, SEED_MARKER},
     role_file,
 };
-use crate::{
-    backup::{
-        LINEAGE_FILE,
-        restore::{sibling, swap_into_place},
-    },
-    config::Config,
-};
+use crate::{backup::LINEAGE_FILE, config::Config, staging::Staging};
 
 /// Raw bytes per snapshot chunk.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -171,12 +165,12 @@ pub async fn seed(cfg: &Config) -> Result<Seeded, ReplicationError> {
         return Err(bad("it does not start with its header".into()));
     };
     let dir = &cfg.data_dir;
-    let staging = sibling(dir, "seed").map_err(|e| bad(e.to_string()))?;
+    let staged = Staging::new(dir, "seed")?;
+    let staging = staged.path().to_path_buf();
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |source| ReplicationError::File { what, path, source }
     };
-    fs::create_dir_all(&staging).map_err(io("creating", &staging))?;
     let result = async {
         let mut files = Vec::new();
         for f in &header.files {
@@ -266,11 +260,11 @@ pub async fn seed(cfg: &Config) -> Result<Seeded, ReplicationError> {
     let bytes = match result {
         Ok(b) => b,
         Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
+            staged.discard();
             return Err(e);
         }
     };
-    swap_into_place(&staging, dir, "seed").map_err(|e| bad(e.to_string()))?;
+    staged.swap()?;
     let _ = fs::remove_file(dir.join(SEED_MARKER));
     let seeded = Seeded {
         seq: header.seq,

@@ -41,6 +41,7 @@ mod replication_staleness;
 mod replication_streaming;
 mod replication_sync;
 mod replication_users;
+mod restore_volume;
 mod result_cap;
 mod shutdown;
 mod tls_reload;
