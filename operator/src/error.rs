@@ -25,6 +25,9 @@ pub enum Error {
     /// Writing the status failed.
     #[error("writing the status: {0}")]
     Status(kube::Error),
+    /// The operator could not talk to an instance's server (a Secret it needs).
+    #[error(transparent)]
+    Connect(#[from] crate::backup::ConnectError),
     /// An object could not be serialized for server-side apply.
     #[error("serialize {kind}: {source}")]
     Serialize {
@@ -46,6 +49,7 @@ impl Error {
                 }
             }
             Error::Build(_) => "build",
+            Error::Connect(_) => "connect",
             Error::Serialize { .. } => "serialize",
         }
     }
@@ -59,7 +63,7 @@ impl Error {
                     _ => None,
                 }
             }
-            Error::Build(_) | Error::Serialize { .. } => None,
+            Error::Build(_) | Error::Connect(_) | Error::Serialize { .. } => None,
         }
     }
 }

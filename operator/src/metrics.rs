@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::error::RunError;
@@ -31,6 +31,10 @@ pub struct Metrics {
     pub backups: IntCounterVec,
     /// When each instance's last backup completed, seconds since the Unix epoch.
     pub last_backup_success: GaugeVec,
+    /// Finished ShinyRestores, by result (`completed`, `failed`).
+    pub restores: IntCounterVec,
+    /// Seconds from a restore's start until its instance served the restored data.
+    pub restore_duration: Histogram,
     ready: AtomicBool,
 }
 
@@ -84,6 +88,22 @@ impl Metrics {
         registry.register(Box::new(leader.clone()))?;
         registry.register(Box::new(backups.clone()))?;
         registry.register(Box::new(last_backup_success.clone()))?;
+        let restores = IntCounterVec::new(
+            Opts::new(
+                "shinydb_operator_restores_total",
+                "ShinyRestores that finished, by result.",
+            ),
+            &["result"],
+        )?;
+        let restore_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "shinydb_operator_restore_duration_seconds",
+                "Time from a restore's start until its instance served the restored data.",
+            )
+            .buckets(vec![10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]),
+        )?;
+        registry.register(Box::new(restores.clone()))?;
+        registry.register(Box::new(restore_duration.clone()))?;
         Ok(Metrics {
             registry,
             reconciliations,
@@ -92,6 +112,8 @@ impl Metrics {
             leader,
             backups,
             last_backup_success,
+            restores,
+            restore_duration,
             ready: AtomicBool::new(false),
         })
     }

@@ -72,6 +72,8 @@ pub struct Inputs<'a> {
     pub backup: Option<BackupStatus>,
     /// What its server said of its archive and store (`None`: not asked).
     pub backup_server: Option<&'a Result<BackupStatusResponse, String>>,
+    /// The in-place ShinyRestore that holds the instance stopped, if any.
+    pub held_by: Option<&'a str>,
     /// The time of this reconciliation.
     pub now: Timestamp,
 }
@@ -171,6 +173,21 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
             now,
         );
         Phase::Failed
+    } else if let Some(restore) = inputs.held_by {
+        let message =
+            format!("ShinyRestore {restore} replaces the data: no pod runs until it finishes");
+        for (type_, status) in [(READY, false), (PROGRESSING, true), (DEGRADED, false)] {
+            set_condition(
+                &mut conditions,
+                type_,
+                status,
+                "RestoreInProgress",
+                message.clone(),
+                generation,
+                now,
+            );
+        }
+        Phase::Progressing
     } else {
         if rollout.done {
             set_condition(

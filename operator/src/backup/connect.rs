@@ -68,6 +68,20 @@ pub fn pod_endpoint(db: &ShinyDB, names: &Names, ordinal: i32) -> String {
     format!("{scheme}://{host}:{GRPC_PORT}")
 }
 
+/// The password of `db`'s `admin` user, from its admin Secret.
+pub async fn admin_password(
+    kube: &kube::Client,
+    db: &ShinyDB,
+    names: &Names,
+) -> Result<Vec<u8>, ConnectError> {
+    let secrets: Api<Secret> = Api::namespaced(kube.clone(), &names.namespace);
+    let (name, key) = match &db.spec.auth.admin_password_secret {
+        Some(s) => (s.name.clone(), s.key.clone()),
+        None => (names.admin_secret(), "password".to_string()),
+    };
+    secret_key(&secrets, &name, &key).await
+}
+
 /// A client of pod `ordinal` of `db`, logged in as `admin`, whose calls may last `request`
 /// (`None`: as long as they take).
 pub async fn admin_client(
@@ -78,11 +92,7 @@ pub async fn admin_client(
     request: Option<Duration>,
 ) -> Result<shinydb_client::Client, ConnectError> {
     let secrets: Api<Secret> = Api::namespaced(kube.clone(), &names.namespace);
-    let (admin_name, admin_key) = match &db.spec.auth.admin_password_secret {
-        Some(s) => (s.name.clone(), s.key.clone()),
-        None => (names.admin_secret(), "password".to_string()),
-    };
-    let password = secret_key(&secrets, &admin_name, &admin_key).await?;
+    let password = admin_password(kube, db, names).await?;
     let endpoint = pod_endpoint(db, names, ordinal);
     let mut builder = shinydb_client::Client::builder(&endpoint)
         .password("admin", &String::from_utf8_lossy(&password))

@@ -5,7 +5,7 @@ mod connect;
 mod outcome;
 mod reconcile;
 
-pub use connect::{ConnectError, admin_client, pod_endpoint};
+pub use connect::{ConnectError, admin_client, admin_password, pod_endpoint};
 pub use outcome::{Outcome, of_create_error, store_reason};
 pub use reconcile::{
     POLL, SILENCE_LIMIT, error_policy, matching_manifest, progress, reconcile, silent_too_long,

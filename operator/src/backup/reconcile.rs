@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
@@ -21,8 +21,8 @@ use tracing::{info, instrument, warn};
 
 use super::connect::admin_client;
 use super::outcome::{Outcome, of_create_error};
-use crate::build::{FIELD_MANAGER, Names};
-use crate::controller::Context;
+use crate::build::Names;
+use crate::controller::{Context, write_status_of};
 use crate::crd::{BackupPhase, BackupReason, Phase, ShinyBackup, ShinyBackupStatus, ShinyDB};
 use crate::error::Error;
 
@@ -490,33 +490,14 @@ async fn finish(
     Ok(())
 }
 
-/// Writes `status` through the status subresource (server-side apply: fields it no longer
-/// holds are removed) unless it equals the stored one, if `backup` is still the stored version.
+/// Writes `status` unless it equals the stored one, if `backup` is still the stored version.
 /// Returns whether it wrote.
 async fn write_status(
     ctx: &Context,
     backup: &ShinyBackup,
     status: ShinyBackupStatus,
 ) -> Result<bool, Error> {
-    if backup.status.as_ref() == Some(&status) {
-        return Ok(false);
-    }
     let api: Api<ShinyBackup> =
         Api::namespaced(ctx.client.clone(), &backup.namespace().unwrap_or_default());
-    // Conditional on the version read: a status decided from an old reading (a reconcile
-    // racing the task's answer) is refused with a conflict instead of overwriting a newer one.
-    let body = serde_json::json!({
-        "apiVersion": ShinyBackup::api_version(&()),
-        "kind": ShinyBackup::kind(&()),
-        "metadata": {"resourceVersion": backup.resource_version()},
-        "status": status,
-    });
-    api.patch_status(
-        &backup.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map_err(Error::Status)?;
-    Ok(true)
+    write_status_of(&api, backup, backup.status.as_ref(), &status).await
 }

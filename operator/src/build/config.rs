@@ -180,6 +180,28 @@ fn backup_section(backup: &BackupSettings) -> Value {
     section
 }
 
+/// The `backup:` section of `backup` as the server's `SHINYDB_BACKUP_*` variables (what a
+/// restore Job passes instead of a configuration file), in key order.
+pub fn backup_env(backup: &BackupSettings) -> Vec<(String, String)> {
+    fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    flatten(&format!("{prefix}.{key}"), v, out);
+                }
+            }
+            // JSON is YAML: the server parses each value as YAML, and a quoted string stays
+            // a string (a bucket named `123` is not a number).
+            // Unset: the server's default.
+            Value::Null => {}
+            scalar => out.push((shinydb_server::config::env_name(prefix), scalar.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    flatten("backup", &backup_section(backup), &mut out);
+    out
+}
+
 /// The value at dotted `key`, if present.
 fn lookup<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     key.split('.').try_fold(value, |v, part| v.get(part))

@@ -5,13 +5,16 @@
 mod config;
 mod names;
 mod pdb;
+mod restore_job;
 mod secrets;
 mod services;
 mod statefulset;
 pub mod tls;
 
-pub use config::{ConfigError, ServerConfig, config_hash, server_config_yaml};
+pub use config::{ConfigError, ServerConfig, backup_env, config_hash, server_config_yaml};
 pub use names::{Names, labels, selector_labels};
+pub use restore_job::{RESTORE_LABEL, RestoreJob, data_claim, restore_job};
+pub use secrets::admin_secret_copy;
 pub use statefulset::{CONFIG_HASH_ANNOTATION, image};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -29,7 +32,7 @@ pub const HTTP_PORT: i32 = 23470;
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "shinydb-operator";
 
-/// What the operator saw of the Secrets a build depends on.
+/// What the operator saw that a build depends on: its Secrets, and a restore holding it.
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
     /// The operator's CA Secret (`<name>-ca`), if it exists.
@@ -38,6 +41,8 @@ pub struct Observed {
     pub tls_secret: Option<Secret>,
     /// The generated admin password Secret (`<name>-admin`), if it exists.
     pub admin_secret: Option<Secret>,
+    /// The unfinished in-place ShinyRestore that holds the instance stopped, if any.
+    pub held_by: Option<String>,
 }
 
 /// Every child object of one ShinyDB, ready for server-side apply.
@@ -105,7 +110,8 @@ pub fn build(
         services::headless(&names, &owner, db),
         services::client(&names, &owner, db),
     ];
-    let stateful_set = statefulset::stateful_set(&names, &owner, db, config, &hash);
+    let held = observed.held_by.is_some();
+    let stateful_set = statefulset::stateful_set(&names, &owner, db, config, &hash, held);
     let pdb = (db.spec.replicas > 1).then(|| pdb::pdb(&names, &owner, db));
     Ok(Desired {
         config_map,

@@ -36,6 +36,11 @@ impl Names {
         self.instance.clone()
     }
 
+    /// The data volume claim of pod `ordinal` (the StatefulSet's `data` claim template).
+    pub fn data_claim(&self, ordinal: i32) -> String {
+        format!("data-{}-{ordinal}", self.stateful_set())
+    }
+
     /// The client Service.
     pub fn client_service(&self) -> String {
         self.instance.clone()

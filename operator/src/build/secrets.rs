@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use rand::distr::{Alphanumeric, SampleString};
 
-use super::{Names, labels};
+use super::{BuildError, Names, labels};
 use crate::crd::{ShinyDB, VolumeReclaimPolicy};
 
 /// Length of generated passwords (alphanumeric, about 190 bits).
@@ -54,4 +54,16 @@ pub(super) fn admin_secret(
         ])),
         ..Secret::default()
     }
+}
+
+/// The admin Secret of `db` holding `password`: for an instance restored from another one's
+/// backup, whose user catalog (and so the admin's password) came with the data.
+pub fn admin_secret_copy(db: &ShinyDB, password: ByteString) -> Result<Secret, BuildError> {
+    let names = Names::of(db)?;
+    let owner = super::owner_reference(db)?;
+    let existing = Secret {
+        data: Some(BTreeMap::from([("password".to_string(), password)])),
+        ..Secret::default()
+    };
+    Ok(admin_secret(&names, &owner, db, Some(&existing)))
 }

@@ -51,7 +51,7 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+pub(super) fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.into(),
         mount_path: path.into(),
@@ -113,18 +113,64 @@ fn container(db: &ShinyDB) -> Container {
         readiness_probe: Some(http_probe("/readyz", 5, 2)),
         liveness_probe: Some(http_probe("/healthz", 10, 6)),
         resources: db.spec.resources.clone(),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                ..Capabilities::default()
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(container_security()),
         volume_mounts: Some(mounts),
         ..Container::default()
+    }
+}
+
+/// The server container's restrictions: no privileges, a read-only root filesystem.
+pub(super) fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// The server pods' user and group (the image's), owning the data volume.
+pub(super) fn pod_security() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(IMAGE_UID),
+        run_as_group: Some(IMAGE_UID),
+        fs_group: Some(IMAGE_UID),
+        fs_group_change_policy: Some("OnRootMismatch".into()),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// A scratch directory (`/tmp`: the root filesystem is read-only).
+pub(super) fn tmp_volume() -> Volume {
+    Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+/// The data volume claim of one pod: `spec.storage`'s class and size, read-write by one node.
+pub(super) fn data_claim_spec(db: &ShinyDB) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        storage_class_name: db.spec.storage.storage_class_name.clone(),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([(
+                "storage".to_string(),
+                db.spec.storage.size.clone(),
+            )])),
+            ..VolumeResourceRequirements::default()
+        }),
+        ..PersistentVolumeClaimSpec::default()
     }
 }
 
@@ -159,11 +205,7 @@ fn volumes(names: &Names, db: &ShinyDB) -> Vec<Volume> {
             ..Volume::default()
         },
         admin,
-        Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        },
+        tmp_volume(),
     ];
     let tls_items = Some(
         ["tls.crt", "tls.key", "ca.crt"]
@@ -198,7 +240,7 @@ fn item(key: &str, path: &str) -> KeyToPath {
 /// The Secrets `spec.backup` names, as volumes with their mount points: the store's access
 /// keys, its CA and the encryption key. Secret volumes follow the Secret's changes, and the
 /// server reads these files again for every backup, so a rotated key needs no restart.
-fn backup_volumes(db: &ShinyDB) -> Vec<(Volume, &'static str)> {
+pub(super) fn backup_volumes(db: &ShinyDB) -> Vec<(Volume, &'static str)> {
     let Some(backup) = &db.spec.backup else {
         return Vec::new();
     };
@@ -230,14 +272,16 @@ fn backup_volumes(db: &ShinyDB) -> Vec<(Volume, &'static str)> {
     out
 }
 
-/// The StatefulSet: one pod (replication does not exist yet), ordered rolling updates,
-/// non-root with a read-only root filesystem, the config hash on the pod template.
+/// The StatefulSet: one pod (replication does not exist yet), none while an in-place restore
+/// holds the instance (`held`), ordered rolling updates, non-root with a read-only root
+/// filesystem, the config hash on the pod template.
 pub(super) fn stateful_set(
     names: &Names,
     owner: &OwnerReference,
     db: &ShinyDB,
     config: &ServerConfig,
     config_hash: &str,
+    held: bool,
 ) -> StatefulSet {
     let overrides = &db.spec.pod_template;
     let mut pod_labels = overrides.labels.clone();
@@ -264,7 +308,7 @@ pub(super) fn stateful_set(
         },
         spec: StatefulSetSpec {
             // Until replication exists one pod serves; more are reported, not run.
-            replicas: Some(1),
+            replicas: Some(if held { 0 } else { 1 }),
             service_name: Some(names.headless_service()),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(&names.instance)),
@@ -293,18 +337,7 @@ pub(super) fn stateful_set(
                 spec: Some(PodSpec {
                     containers: vec![container(db)],
                     volumes: Some(volumes(names, db)),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(IMAGE_UID),
-                        run_as_group: Some(IMAGE_UID),
-                        fs_group: Some(IMAGE_UID),
-                        fs_group_change_policy: Some("OnRootMismatch".into()),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".into(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security()),
                     termination_grace_period_seconds: Some(grace),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
@@ -327,18 +360,7 @@ pub(super) fn stateful_set(
                     labels: Some(selector_labels(&names.instance)),
                     ..ObjectMeta::default()
                 },
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".into()]),
-                    storage_class_name: db.spec.storage.storage_class_name.clone(),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([(
-                            "storage".to_string(),
-                            db.spec.storage.size.clone(),
-                        )])),
-                        ..VolumeResourceRequirements::default()
-                    }),
-                    ..PersistentVolumeClaimSpec::default()
-                }),
+                spec: Some(data_claim_spec(db)),
                 ..PersistentVolumeClaim::default()
             }]),
             ..StatefulSetSpec::default()

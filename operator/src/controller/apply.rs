@@ -4,6 +4,7 @@
 use std::fmt::Debug;
 
 use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,5 +61,41 @@ where
             what: format!("deleting {}", what::<K>(&name)),
             source,
         })?;
+    Ok(true)
+}
+
+/// Writes `status` of `obj` through the status subresource (server-side apply: fields it no
+/// longer holds are removed) unless it equals `current`, conditional on `obj`'s version: a
+/// status decided from an old reading is refused with a conflict (409) instead of
+/// overwriting a newer one. Returns whether it wrote.
+pub async fn write_status_of<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    current: Option<&S>,
+    status: &S,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + DeserializeOwned
+        + Clone
+        + Debug,
+    S: Serialize + PartialEq,
+{
+    if current == Some(status) {
+        return Ok(false);
+    }
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": {"resourceVersion": obj.resource_version()},
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(Error::Status)?;
     Ok(true)
 }

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::build::{Names, Observed};
-use crate::crd::{ShinyDB, TlsMode};
+use crate::crd::{ShinyDB, ShinyRestore, TlsMode};
 use crate::error::Error;
+use crate::restore::{HOLD_ANNOTATION, holds};
 use crate::validate::{Referenced, backup_secret_keys};
 
 /// What exists now of a ShinyDB's world.
@@ -45,6 +46,19 @@ where
     })
 }
 
+/// The in-place ShinyRestore holding `db` stopped: the one its [`HOLD_ANNOTATION`] names,
+/// if that one exists, restores `db` in place and has not finished. A hold whose restore
+/// is gone or done holds nothing (the restore controller removes the annotation too).
+async fn held_by(client: &Client, db: &ShinyDB, names: &Names) -> Result<Option<String>, Error> {
+    let Some(name) = db.annotations().get(HOLD_ANNOTATION) else {
+        return Ok(None);
+    };
+    let restore: Option<ShinyRestore> = get(client, &names.namespace, name).await?;
+    Ok(restore
+        .filter(|r| holds(r, &names.instance))
+        .map(|r| r.name_any()))
+}
+
 /// Reads everything reconciling `db` needs.
 pub async fn dereference(client: &Client, db: &ShinyDB, names: &Names) -> Result<Fetched, Error> {
     let ns = names.namespace.as_str();
@@ -70,6 +84,7 @@ pub async fn dereference(client: &Client, db: &ShinyDB, names: &Names) -> Result
         ca_secret: get::<Secret>(client, ns, &names.ca_secret()).await?,
         tls_secret: get::<Secret>(client, ns, &names.tls_secret()).await?,
         admin_secret: get::<Secret>(client, ns, &names.admin_secret()).await?,
+        held_by: held_by(client, db, names).await?,
     };
     let mut services = Vec::new();
     for name in [names.headless_service(), names.client_service()] {

@@ -9,6 +9,8 @@ mod ownership;
 mod reconcile;
 mod schedules;
 
+pub use apply::{apply, write_status_of};
+pub use ownership::controlled_by;
 pub use reconcile::{Context, error_policy, reconcile};
 pub use schedules::{INSTANCE_LABEL, SCHEDULE_LABEL};
 
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use futures::future::{self, BoxFuture};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::DeserializeGuard;
@@ -24,9 +27,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
-use crate::backup;
-use crate::crd::{ShinyBackup, ShinyDB, TlsMode};
+use crate::crd::{RestoreMode, ShinyBackup, ShinyDB, ShinyRestore, TlsMode};
 use crate::validate::backup_secret_keys;
+use crate::{backup, restore};
 
 /// Label selector of every object the operator creates (children and pods).
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=shinydb-operator";
@@ -71,6 +74,13 @@ pub fn instance_of_pod(pod: &Pod) -> Option<ObjectRef<Guarded>> {
     Some(ObjectRef::new(instance).within(&pod.namespace()?))
 }
 
+/// The ShinyDB an in-place restore holds (its start, end or deletion changes the pods).
+pub fn instance_held_by(restore: &ShinyRestore) -> Option<ObjectRef<Guarded>> {
+    let ns = restore.namespace()?;
+    (restore.spec.mode == RestoreMode::InPlace)
+        .then(|| ObjectRef::new(&restore.spec.instance).within(&ns))
+}
+
 /// The API of `K` in `namespace`, or in every namespace.
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -110,6 +120,11 @@ fn controller_for(
         .watches(api::<Pod>(client, namespace), managed, |p| {
             instance_of_pod(&p)
         })
+        .watches(
+            api::<ShinyRestore>(client, namespace),
+            watcher::Config::default(),
+            |r| instance_held_by(&r),
+        )
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -142,7 +157,32 @@ fn backup_controller_for(
     .boxed()
 }
 
-/// Runs the ShinyDB and ShinyBackup controllers over `namespaces` (all namespaces when empty)
+/// The ShinyRestore controller of `namespace` (every namespace: `None`), woken by its Jobs.
+fn restore_controller_for(
+    client: &Client,
+    namespace: Option<&str>,
+    ctx: Arc<Context>,
+) -> BoxFuture<'static, ()> {
+    Controller::new(
+        api::<ShinyRestore>(client, namespace),
+        watcher::Config::default(),
+    )
+    .owns(
+        api::<Job>(client, namespace),
+        watcher::Config::default().labels(MANAGED_SELECTOR),
+    )
+    .shutdown_on_signal()
+    .run(restore::reconcile, restore::error_policy, ctx)
+    .for_each(|result| async move {
+        match result {
+            Ok((obj, _)) => tracing::debug!(object = %obj, "restore reconciled"),
+            Err(e) => tracing::debug!(error = %e, "restore reconcile failed or was skipped"),
+        }
+    })
+    .boxed()
+}
+
+/// Runs the ShinyDB, ShinyBackup and ShinyRestore controllers over `namespaces` (all namespaces when empty)
 /// until SIGTERM or SIGINT.
 pub async fn run(client: Client, namespaces: &[String], ctx: Arc<Context>) {
     let scopes: Vec<Option<&str>> = if namespaces.is_empty() {
@@ -154,6 +194,7 @@ pub async fn run(client: Client, namespaces: &[String], ctx: Arc<Context>) {
     for ns in scopes {
         controllers.push(controller_for(&client, ns, ctx.clone()));
         controllers.push(backup_controller_for(&client, ns, ctx.clone()));
+        controllers.push(restore_controller_for(&client, ns, ctx.clone()));
     }
     future::join_all(controllers).await;
 }

@@ -36,7 +36,7 @@ fn ours(existing: Option<&ObjectMeta>, desired: &ObjectMeta, uid: &str) -> bool 
 }
 
 /// Whether the object with `uid` is `meta`'s controller.
-pub(super) fn controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
+pub fn controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
     meta.owner_references
         .as_deref()
         .unwrap_or_default()

@@ -228,7 +228,15 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     publish_events(ctx, db, &names, &desired, fetched.stateful_set.as_ref()).await;
 
     // 7. schedules: the backups that are due; and how the server's archive and store stand
-    let scheduled = schedules::run_due(ctx, db, &names, now).await?;
+    // (none while a restore replaces the data: its safety backup was the last)
+    let scheduled = if fetched.observed.held_by.is_some() {
+        schedules::Scheduled {
+            status: db.status.as_ref().and_then(|s| s.backup.clone()),
+            next: None,
+        }
+    } else {
+        schedules::run_due(ctx, db, &names, now).await?
+    };
     let ready = stateful_set
         .status
         .as_ref()
@@ -245,6 +253,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         provided_certificate: validated.provided_certificate.as_ref(),
         backup: scheduled.status,
         backup_server: backup_server.as_ref(),
+        held_by: fetched.observed.held_by.as_deref(),
         now,
     });
     let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
@@ -379,6 +388,7 @@ async fn report(
         provided_certificate: None,
         backup: None,
         backup_server: None,
+        held_by: fetched.observed.held_by.as_deref(),
         now,
     });
     let message = problem.message();

@@ -10,7 +10,10 @@ mod store;
 
 pub use backup::{BackupPhase, BackupReason, ShinyBackup, ShinyBackupSpec, ShinyBackupStatus};
 pub use backup_settings::{BackupSchedule, BackupSettings, Encryption, Retention, WalArchive};
-pub use restore::{RestorePhase, ShinyRestore, ShinyRestoreSpec, ShinyRestoreStatus};
+pub use restore::{
+    RestoreMode, RestorePhase, RestoreSource, RestoreTarget, Restored, ShinyRestore,
+    ShinyRestoreSpec, ShinyRestoreStatus,
+};
 pub use shinydb::{
     AdminPasswordSecret, AuthSpec, BackupStatus, MonitoringSpec, Phase, PodTemplateOverrides,
     PullPolicy, ScheduleStatus, ServiceSpec, ServiceType, ShinyDB, ShinyDBSpec, ShinyDBStatus,

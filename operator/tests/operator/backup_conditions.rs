@@ -44,6 +44,7 @@ fn status_after(
         provided_certificate: None,
         backup: None,
         backup_server: server,
+        held_by: None,
         now: now(),
     })
 }

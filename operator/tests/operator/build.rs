@@ -52,6 +52,7 @@ fn observed_from(d: &Desired, instance: &str) -> Observed {
         ca_secret: find(format!("{instance}-ca")),
         tls_secret: find(format!("{instance}-tls")),
         admin_secret: find(format!("{instance}-admin")),
+        held_by: None,
     }
 }
 

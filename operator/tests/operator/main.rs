@@ -11,5 +11,7 @@ mod backup_settings;
 mod build;
 mod crds;
 mod reconcile_mock;
+mod restore_job;
+mod restore_plan;
 mod schedules;
 mod status;

@@ -43,6 +43,7 @@ fn inputs<'a>(db: &'a ShinyDB, set: &'a StatefulSet, now: Timestamp) -> Inputs<'
         provided_certificate: None,
         backup: None,
         backup_server: None,
+        held_by: None,
         now,
     }
 }
