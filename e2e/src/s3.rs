@@ -1,5 +1,5 @@
 //! moto's S3 server (`pip install 'moto[server]'`) on the cluster's bridge address, where pods
-//! reach it, checking signatures: one IAM user with one access key may do everything.
+//! reach it: checking signatures (one IAM user with one access key may do everything), or not.
 
 use std::time::Duration;
 
@@ -35,13 +35,57 @@ fn tag(xml: &str, name: &str) -> Result<String> {
 }
 
 impl S3Server {
-    /// Starts moto on a free port of [`BRIDGE_ADDRESS`] with `buckets` created.
+    /// Starts moto on a free port of [`BRIDGE_ADDRESS`] with `buckets` created, checking
+    /// signatures: only the returned key is accepted.
     pub async fn start(buckets: &[&str]) -> Result<S3Server> {
-        let mut child = Command::new("moto_server")
-            .env(
-                "INITIAL_NO_AUTH_ACTION_COUNT",
-                (SETUP_REQUESTS + buckets.len()).to_string(),
-            )
+        let mut server = S3Server::spawn(Some(SETUP_REQUESTS + buckets.len())).await?;
+        server.iam("CreateUser&UserName=backup").await?;
+        let created = server.iam("CreateAccessKey&UserName=backup").await?;
+        server.access_key_id = tag(&created, "AccessKeyId")?;
+        server.secret_access_key = tag(&created, "SecretAccessKey")?;
+        let policy = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
+        server
+            .iam(&format!(
+                "CreatePolicy&PolicyName=all&PolicyDocument={policy}"
+            ))
+            .await?;
+        server
+            .iam("AttachUserPolicy&UserName=backup&PolicyArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fall")
+            .await?;
+        server.create_buckets(buckets).await?;
+        Ok(server)
+    }
+
+    /// Starts moto without checking signatures (any key is accepted), with `buckets`. In its
+    /// checking mode moto refuses signed object listings (getmoto/moto#5948), which a restore
+    /// needs: restores are tested against this one.
+    pub async fn start_unchecked(buckets: &[&str]) -> Result<S3Server> {
+        let mut server = S3Server::spawn(None).await?;
+        server.access_key_id = "e2e-restore".into();
+        server.secret_access_key = "e2e-restore-secret".into();
+        server.create_buckets(buckets).await?;
+        Ok(server)
+    }
+
+    async fn create_buckets(&self, buckets: &[&str]) -> Result<()> {
+        for bucket in buckets {
+            self.request(&format!(
+                "PUT /{bucket} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.addr
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts `moto_server`; with `unsigned_setup`, it checks signatures after that many
+    /// requests.
+    async fn spawn(unsigned_setup: Option<usize>) -> Result<S3Server> {
+        let mut command = Command::new("moto_server");
+        if let Some(count) = unsigned_setup {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", count.to_string());
+        }
+        let mut child = command
             .args(["-H", BRIDGE_ADDRESS, "-p", "0"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -70,33 +114,12 @@ impl S3Server {
         .ok_or_else(|| Error::Check("moto_server exited before listening".into()))?;
         // Keep draining its log so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let mut server = S3Server {
+        Ok(S3Server {
             _child: child,
             addr,
             access_key_id: String::new(),
             secret_access_key: String::new(),
-        };
-        server.iam("CreateUser&UserName=backup").await?;
-        let created = server.iam("CreateAccessKey&UserName=backup").await?;
-        server.access_key_id = tag(&created, "AccessKeyId")?;
-        server.secret_access_key = tag(&created, "SecretAccessKey")?;
-        let policy = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
-        server
-            .iam(&format!(
-                "CreatePolicy&PolicyName=all&PolicyDocument={policy}"
-            ))
-            .await?;
-        server
-            .iam("AttachUserPolicy&UserName=backup&PolicyArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fall")
-            .await?;
-        for bucket in buckets {
-            server.request(&format!(
-                "PUT /{bucket} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                server.addr
-            ))
-            .await?;
-        }
-        Ok(server)
+        })
     }
 
     /// `http://<bridge address>:<port>`, the endpoint pods use.

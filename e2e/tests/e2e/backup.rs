@@ -25,13 +25,13 @@ use crate::operator::{MINUTE, check, client_pod, events_of, pod_uid, say, wait_r
 
 const BUCKET: &str = "e2e-backups";
 
-fn shinybackups(ns: &TestNamespace) -> Api<DynamicObject> {
+pub(crate) fn shinybackups(ns: &TestNamespace) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("shinydb.io", "v1alpha1", "ShinyBackup");
     let ar = ApiResource::from_gvk_with_plural(&gvk, "shinybackups");
     Api::namespaced_with(ns.client(), ns.name(), &ar)
 }
 
-fn credentials(id: &str, secret: &str) -> Result<Secret> {
+pub(crate) fn credentials(id: &str, secret: &str) -> Result<Secret> {
     Ok(serde_json::from_value(json!({
         "metadata": {"name": "s3"},
         "stringData": {"AWS_ACCESS_KEY_ID": id, "AWS_SECRET_ACCESS_KEY": secret},
@@ -40,7 +40,7 @@ fn credentials(id: &str, secret: &str) -> Result<Secret> {
 
 /// Creates ShinyBackup `name` of `instance` and waits until it is Completed or Failed; its
 /// status.
-async fn backup(ns: &TestNamespace, name: &str, instance: &str) -> Result<Value> {
+pub(crate) async fn backup(ns: &TestNamespace, name: &str, instance: &str) -> Result<Value> {
     let api = shinybackups(ns);
     let body: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "shinydb.io/v1alpha1",
@@ -61,7 +61,7 @@ async fn backup(ns: &TestNamespace, name: &str, instance: &str) -> Result<Value>
     .await
 }
 
-fn field<'a>(status: &'a Value, key: &str) -> &'a str {
+pub(crate) fn field<'a>(status: &'a Value, key: &str) -> &'a str {
     status[key].as_str().unwrap_or_default()
 }
 

@@ -8,4 +8,5 @@
 mod backup;
 mod image_layout;
 mod operator;
+mod restore;
 mod smoke;

@@ -34,7 +34,7 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use shinydb_e2e::{Cluster, Error, Result, TestNamespace, run_tool, tool, wait_until};
 
-use crate::backup;
+use crate::{backup, restore};
 
 pub(crate) const MINUTE: Duration = Duration::from_secs(60);
 const OPERATOR_NAMESPACE: &str = "shinydb-system";
@@ -682,11 +682,12 @@ async fn operator_journeys() -> Result<()> {
     let install = start.elapsed();
     say(format!("operator journeys: helm install {install:?}"));
 
-    let (data, certificates, invalid, backups) = tokio::join!(
+    let (data, certificates, invalid, backups, restores) = tokio::join!(
         journey_data(&cluster),
         journey_certificates(&cluster),
         journey_invalid(&cluster),
         backup::journey_backups(&cluster),
+        restore::journey_restores(&cluster),
     );
     let mut failures = Vec::new();
     for (name, result) in [
@@ -694,6 +695,7 @@ async fn operator_journeys() -> Result<()> {
         ("certificates", certificates),
         ("invalid", invalid),
         ("backups", backups),
+        ("restores", restores),
     ] {
         match result {
             Ok(t) => say(format!("operator journeys: {name} {t:?}")),

@@ -1,0 +1,230 @@
+//! Journey `restores` (run by `operator_journeys` with the others): a ShinyDB archiving its log
+//! to moto (started without signature checks: see `S3Server::start_unchecked`), with five
+//! documents in a base backup and five more written after it, a moment `T` between the 8th
+//! and the 9th:
+//! - a ShinyRestore to time `T` into a new instance completes; the new instance serves exactly
+//!   the 8 documents committed by `T`, to the source's admin password, on a new lineage; the
+//!   source is untouched (10 documents);
+//! - an in-place ShinyRestore without `confirm` is refused by the API server;
+//! - an in-place ShinyRestore of the base backup takes a safety backup, stops the instance,
+//!   replaces its data and completes: the instance serves the backup's 5 documents.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use serde_json::{Value, json};
+use shinydb_e2e::s3::S3Server;
+use shinydb_e2e::{Cluster, Result, TestNamespace, wait_until};
+
+use crate::backup::{backup, credentials, field};
+use crate::operator::{MINUTE, check, client_pod, events_of, say, shinydbs, wait_running};
+
+const BUCKET: &str = "e2e-restores";
+
+fn shinyrestores(ns: &TestNamespace) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("shinydb.io", "v1alpha1", "ShinyRestore");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "shinyrestores");
+    Api::namespaced_with(ns.client(), ns.name(), &ar)
+}
+
+fn restore_body(name: &str, spec: Value) -> Result<DynamicObject> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "shinydb.io/v1alpha1",
+        "kind": "ShinyRestore",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))?)
+}
+
+/// Creates ShinyRestore `name` and waits until it is Completed or Failed; its status.
+async fn restore(ns: &TestNamespace, name: &str, spec: Value) -> Result<Value> {
+    let api = shinyrestores(ns);
+    api.create(&PostParams::default(), &restore_body(name, spec)?)
+        .await?;
+    wait_until(
+        &format!("ShinyRestore {name} to finish"),
+        6 * MINUTE,
+        || {
+            let api = api.clone();
+            async move {
+                let status = api.get(name).await?.data["status"].clone();
+                let done = matches!(status["phase"].as_str(), Some("Completed" | "Failed"));
+                Ok(done.then_some(status))
+            }
+        },
+    )
+    .await
+}
+
+/// Inserts documents `from..=to` into `shop.orders` of `db`.
+async fn insert(ns: &TestNamespace, pod: &str, db: &str, from: u32, to: u32) -> Result<()> {
+    let script = format!(
+        "shinydb ping --wait 60 && for i in $(seq {from} {to}); do \
+         shinydb query \"shop.orders.insert({{n: $i}})\" || exit 1; done"
+    );
+    client_pod(ns, pod, db, &script, 2 * MINUTE).await?;
+    Ok(())
+}
+
+/// The number of documents `db` serves in `shop.orders`.
+async fn count(ns: &TestNamespace, pod: &str, db: &str) -> Result<String> {
+    let log = client_pod(
+        ns,
+        pod,
+        db,
+        "shinydb ping --wait 120 && shinydb query 'shop.orders.count()'",
+        3 * MINUTE,
+    )
+    .await?;
+    Ok(log.trim().lines().last().unwrap_or_default().to_string())
+}
+
+/// Journey `restores`.
+pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
+    let start = Instant::now();
+    let s3 = S3Server::start_unchecked(&[BUCKET]).await?;
+    let ns = cluster.namespace("op-restore").await?;
+    let secrets: Api<Secret> = ns.api();
+    secrets
+        .create(
+            &PostParams::default(),
+            &credentials(&s3.access_key_id, &s3.secret_access_key)?,
+        )
+        .await?;
+    let db: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "shinydb.io/v1alpha1",
+        "kind": "ShinyDB",
+        "metadata": {"name": "src"},
+        "spec": {
+            "version": std::env::var("SHINYDB_E2E_IMAGE_TAG").unwrap_or_else(|_| "0.1.0".into()),
+            "imagePullPolicy": "Never",
+            "backup": {
+                "store": {
+                    "endpoint": s3.endpoint(),
+                    "bucket": BUCKET,
+                    "prefix": ns.name(),
+                    "pathStyle": true,
+                    "credentials": {"secretName": "s3"},
+                },
+                "walArchive": {"archiveTimeout": "5s"},
+            },
+        },
+    }))?;
+    shinydbs(&ns).create(&PostParams::default(), &db).await?;
+    wait_running(&ns, "src", 4 * MINUTE).await?;
+    client_pod(
+        &ns,
+        "schema",
+        "src",
+        "shinydb ping --wait 60 && shinydb space create shop && shinydb store create shop.orders",
+        2 * MINUTE,
+    )
+    .await?;
+    insert(&ns, "first-five", "src", 1, 5).await?;
+    let base = backup(&ns, "base", "src").await?;
+    check(field(&base, "phase") == "Completed", || {
+        format!("base: {base}")
+    })?;
+    insert(&ns, "three-more", "src", 6, 8).await?;
+    let target = Timestamp::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    insert(&ns, "last-two", "src", 9, 10).await?;
+    // The archive reaches past T (a commit after it is archived): T is recoverable.
+    let lineage = wait_until("the archive to pass the target time", 3 * MINUTE, || {
+        let dbs = shinydbs(&ns);
+        async move {
+            let status = dbs.get("src").await?.data["status"]["backup"].clone();
+            let last = status["lastRecoverabilityPoint"]
+                .as_str()
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            Ok(last
+                .filter(|l| *l > target)
+                .and_then(|_| status["lineage"].as_str().map(str::to_string)))
+        }
+    })
+    .await?;
+    say(format!(
+        "  restores: 10 documents, base backup and archive past T after {:?}",
+        start.elapsed()
+    ));
+
+    // Point in time, into a new instance.
+    let at_t = restore(
+        &ns,
+        "to-t",
+        json!({"instance": "src", "newInstance": "copy", "target": {"time": target.to_string()}}),
+    )
+    .await?;
+    check(field(&at_t, "phase") == "Completed", || {
+        format!("to-t: {at_t}")
+    })?;
+    let restored = &at_t["restored"];
+    check(
+        restored["backupId"] == base["backupId"]
+            && restored["lineage"].as_str().is_some_and(|l| l != lineage)
+            && at_t["recoverySeconds"].is_u64(),
+        || format!("to-t: {at_t} (source lineage {lineage})"),
+    )?;
+    let copied = count(&ns, "count-copy", "copy").await?;
+    check(copied == r#"{"count":8}"#, || {
+        format!("the copy at T serves {copied}, not the 8 documents committed by T")
+    })?;
+    let source = count(&ns, "count-src", "src").await?;
+    check(source == r#"{"count":10}"#, || {
+        format!("the source serves {source} after a restore into a new instance")
+    })?;
+    let events = events_of(&ns, "to-t").await?;
+    for reason in ["RestoreStarted", "RestoreCompleted"] {
+        check(events.iter().any(|e| e == reason), || {
+            format!("events of to-t: {events:?}")
+        })?;
+    }
+    say(format!(
+        "  restores: point in time into a new instance after {:?}",
+        start.elapsed()
+    ));
+
+    // In place: refused without confirm, then the base backup over the instance's data.
+    let unconfirmed = shinyrestores(&ns)
+        .create(
+            &PostParams::default(),
+            &restore_body("unconfirmed", json!({"instance": "src", "mode": "InPlace"}))?,
+        )
+        .await;
+    check(
+        matches!(&unconfirmed, Err(kube::Error::Api(e)) if e.code == 422 && e.message.contains("spec.confirm")),
+        || format!("an in-place restore without confirm: {unconfirmed:?}"),
+    )?;
+    let back = restore(
+        &ns,
+        "back",
+        json!({"instance": "src", "mode": "InPlace", "confirm": "src",
+               "source": {"backup": "base"}}),
+    )
+    .await?;
+    check(field(&back, "phase") == "Completed", || {
+        format!("back: {back}")
+    })?;
+    let safety = backup_status(&ns, "back-safety").await?;
+    check(
+        field(&back, "safetyBackup") == "back-safety" && field(&safety, "phase") == "Completed",
+        || format!("back: {back}; its safety backup: {safety}"),
+    )?;
+    let after = count(&ns, "count-back", "src").await?;
+    check(after == r#"{"count":5}"#, || {
+        format!("the instance serves {after} after the in-place restore of the base backup")
+    })?;
+    say(format!(
+        "  restores: in place from a backup after {:?}",
+        start.elapsed()
+    ));
+    ns.delete().await?;
+    Ok(start.elapsed())
+}
+
+async fn backup_status(ns: &TestNamespace, name: &str) -> Result<Value> {
+    Ok(crate::backup::shinybackups(ns).get(name).await?.data["status"].clone())
+}
