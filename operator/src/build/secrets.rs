@@ -56,14 +56,27 @@ pub(super) fn admin_secret(
     }
 }
 
-/// The admin Secret of `db` holding `password`: for an instance restored from another one's
-/// backup, whose user catalog (and so the admin's password) came with the data.
-pub fn admin_secret_copy(db: &ShinyDB, password: ByteString) -> Result<Secret, BuildError> {
+/// The admin Secret of `db` holding `password`, for an instance restored from another one's
+/// backup (whose user catalog, and so the admin's password, came with the data). It is made
+/// before `db` exists, so that `db`'s first reconciliation finds it instead of generating a
+/// password: it has no owner yet, and carries `restore`'s label, by which `db` adopts it.
+pub fn admin_secret_copy(
+    db: &ShinyDB,
+    password: ByteString,
+    restore: &str,
+) -> Result<Secret, BuildError> {
     let names = Names::of(db)?;
-    let owner = super::owner_reference(db)?;
     let existing = Secret {
         data: Some(BTreeMap::from([("password".to_string(), password)])),
         ..Secret::default()
     };
-    Ok(admin_secret(&names, &owner, db, Some(&existing)))
+    let unowned = OwnerReference::default();
+    let mut secret = admin_secret(&names, &unowned, db, Some(&existing));
+    secret.metadata.owner_references = None;
+    secret
+        .metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(super::RESTORE_LABEL.into(), restore.into());
+    Ok(secret)
 }

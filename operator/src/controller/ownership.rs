@@ -7,12 +7,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
 
 use super::dereference::Fetched;
-use crate::build::Desired;
+use crate::build::{Desired, RESTORE_LABEL};
 
 /// Whether `existing` (if any) may be applied over as `desired` by the owner with `uid`: absent,
 /// controlled by that owner, or, for an object the operator keeps beyond its instance (applied
-/// without an owner, such as the admin Secret of a kept volume), carrying the same `managed-by`
-/// and `instance` labels.
+/// without an owner, such as the admin Secret of a kept volume) or made by a restore before the
+/// instance existed (the restore's label), ownerless and carrying the same `managed-by` and
+/// `instance` labels.
 fn ours(existing: Option<&ObjectMeta>, desired: &ObjectMeta, uid: &str) -> bool {
     let Some(existing) = existing else {
         return true;
@@ -21,11 +22,16 @@ fn ours(existing: Option<&ObjectMeta>, desired: &ObjectMeta, uid: &str) -> bool 
         return true;
     }
     let owners = existing.owner_references.as_deref().unwrap_or_default();
+    // Kept beyond the instance, or made for it by a restore before it existed.
     let kept = desired
         .owner_references
         .as_deref()
         .unwrap_or_default()
-        .is_empty();
+        .is_empty()
+        || existing
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(RESTORE_LABEL));
     let same_label = |key: &str| {
         let want = desired.labels.as_ref().and_then(|l| l.get(key));
         want.is_some() && existing.labels.as_ref().and_then(|l| l.get(key)) == want

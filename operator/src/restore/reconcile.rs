@@ -550,8 +550,9 @@ async fn follow(
     Ok(Action::requeue(POLL))
 }
 
-/// Creates the new instance of a restore, gives it the source's admin password, and hands
-/// it the restored claim (which no longer belongs to the restore).
+/// Creates the new instance of a restore, with the source's admin password (its Secret first,
+/// so that the instance never generates another), and hands it the restored claim (which no
+/// longer belongs to the restore).
 async fn create_instance(
     ctx: &Context,
     restore: &ShinyRestore,
@@ -560,15 +561,17 @@ async fn create_instance(
 ) -> Result<(), Error> {
     let ns = namespace(restore);
     let name = restore.name_any();
-    let db = create(ctx, &ns, &plan::new_instance(source, new, &name)).await?;
-    if db.labels().get(RESTORE_LABEL) != Some(&name) {
-        // Made by someone else meanwhile: not ours to give a password or a volume.
-        return Ok(());
-    }
+    let wanted = plan::new_instance(source, new, &name);
     if source.spec.auth.admin_password_secret.is_none() {
         let password = admin_password(&ctx.client, source, &Names::of(source)?).await?;
-        let secret = build::admin_secret_copy(&db, k8s_openapi::ByteString(password))?;
+        let secret = build::admin_secret_copy(&wanted, k8s_openapi::ByteString(password), &name)?;
+        // Applied over what may be there: an earlier instance of that name's kept Secret.
         apply(&api::<Secret>(ctx, &ns), &secret).await?;
+    }
+    let db = create(ctx, &ns, &wanted).await?;
+    if db.labels().get(RESTORE_LABEL) != Some(&name) {
+        // Made by someone else meanwhile: not ours to hand a volume to.
+        return Ok(());
     }
     let names = Names::of(&db)?;
     let release = json!({"metadata": {"ownerReferences": null}});

@@ -176,3 +176,25 @@ fn an_instance_held_by_a_restore_runs_no_pod() {
     let free = build::build(&db, &validated.config, &Observed::default(), now).expect("build");
     assert_eq!(free.stateful_set.spec.replicas, Some(1));
 }
+
+#[test]
+fn a_restored_instance_gets_the_sources_password_before_it_exists() {
+    let mut db2 = fixture("minimal.yaml");
+    db2.metadata.name = Some("db2".into());
+    db2.metadata.uid = None;
+    let secret = build::admin_secret_copy(
+        &db2,
+        k8s_openapi::ByteString(b"the-source-password".to_vec()),
+        "r1",
+    )
+    .expect("built without the instance's uid");
+    assert_eq!(secret.metadata.name.as_deref(), Some("db2-admin"));
+    assert_eq!(secret.metadata.owner_references, None);
+    let labels = secret.metadata.labels.clone().expect("labels");
+    assert_eq!(labels["shinydb.io/restore"], "r1");
+    assert_eq!(labels["app.kubernetes.io/instance"], "db2");
+    assert_eq!(
+        secret.data.expect("data")["password"].0,
+        b"the-source-password"
+    );
+}

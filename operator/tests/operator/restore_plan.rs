@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::json;
 use shinydb_operator::crd::{
-    BackupStatus, Restored, ShinyBackup, ShinyDB, ShinyDBStatus, ShinyRestore,
+    BackupStatus, RestoreMode, Restored, ShinyBackup, ShinyDB, ShinyDBStatus, ShinyRestore,
 };
 use shinydb_operator::restore::plan::{
     Refusal, Report, World, check, new_instance, parse_report, past_deadline, target,
@@ -262,4 +262,29 @@ fn the_deadline_counts_from_the_start() {
     assert!(!past_deadline(Some("2026-12-01T10:00:01Z"), hour, now));
     assert!(past_deadline(Some("2026-12-01T10:00:00Z"), hour, now));
     assert!(!past_deadline(None, hour, now));
+}
+
+#[test]
+fn the_examples_are_restores_of_the_backup_example() {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/restore.yaml");
+    let text = std::fs::read_to_string(&path).expect("examples/restore.yaml");
+    let restores: Vec<ShinyRestore> = text
+        .split("\n---\n")
+        .map(|doc| serde_yaml_ng::from_str(doc).expect("a ShinyRestore"))
+        .collect();
+    assert_eq!(restores.len(), 2);
+    let (into_new, in_place) = (&restores[0].spec, &restores[1].spec);
+    assert_eq!(into_new.mode, RestoreMode::NewInstance);
+    assert_eq!(
+        target(into_new, None).args,
+        ["--target-time", "2026-12-01T10:15:00Z"]
+    );
+    assert_eq!(in_place.mode, RestoreMode::InPlace);
+    assert_eq!(
+        in_place.confirm.as_deref(),
+        Some(in_place.instance.as_str())
+    );
+    assert!(in_place.safety_backup);
+    assert_eq!(target(in_place, None).args, ["--latest"]);
 }
