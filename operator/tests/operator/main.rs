@@ -12,6 +12,7 @@ mod build;
 mod crds;
 mod reconcile_mock;
 mod restore_job;
+mod restore_mock;
 mod restore_plan;
 mod schedules;
 mod status;

@@ -20,12 +20,12 @@ use shinydb_operator::metrics::Metrics;
 /// A tiny in-memory API server: GET serves what was applied, PATCH stores, POST echoes,
 /// DELETE removes.
 #[derive(Default)]
-struct Fake {
-    objects: BTreeMap<String, Value>,
+pub(crate) struct Fake {
+    pub(crate) objects: BTreeMap<String, Value>,
     /// Paths answered with 403 Forbidden.
     forbidden: Vec<String>,
     /// Every request: method, path and query, body.
-    log: Vec<(Method, String, Value)>,
+    pub(crate) log: Vec<(Method, String, Value)>,
 }
 
 fn status_body(code: u16, reason: &str) -> Value {
@@ -58,7 +58,11 @@ impl Fake {
                 }
                 if path.ends_with("/status") {
                     // The API server answers with the whole object.
-                    stored["spec"] = json!({"version": "0.1.0"});
+                    let parent = path.trim_end_matches("/status");
+                    stored["spec"] = self
+                        .objects
+                        .get(parent)
+                        .map_or_else(|| json!({"version": "0.1.0"}), |o| o["spec"].clone());
                 } else {
                     self.objects.insert(path, stored.clone());
                 }
@@ -79,7 +83,7 @@ impl Fake {
         }
     }
 
-    fn requests(&self, method: Method) -> Vec<&(Method, String, Value)> {
+    pub(crate) fn requests(&self, method: Method) -> Vec<&(Method, String, Value)> {
         self.log.iter().filter(|(m, _, _)| *m == method).collect()
     }
 }
@@ -126,7 +130,7 @@ const MINIMAL: &str = include_str!("../fixtures/minimal.yaml");
 const BAD_CONFIG: &str = include_str!("../fixtures/bad-config-key.yaml");
 const INSECURE: &str = include_str!("../fixtures/insecure.yaml");
 
-fn context(fake: &Arc<Mutex<Fake>>) -> Arc<Context> {
+pub(crate) fn context(fake: &Arc<Mutex<Fake>>) -> Arc<Context> {
     let metrics = Arc::new(Metrics::new().expect("metrics"));
     Arc::new(Context::new(
         client(fake.clone()),
