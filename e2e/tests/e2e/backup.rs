@@ -31,7 +31,7 @@ pub(crate) fn shinybackups(ns: &TestNamespace) -> Api<DynamicObject> {
     Api::namespaced_with(ns.client(), ns.name(), &ar)
 }
 
-pub(crate) fn credentials(id: &str, secret: &str) -> Result<Secret> {
+fn credentials(id: &str, secret: &str) -> Result<Secret> {
     Ok(serde_json::from_value(json!({
         "metadata": {"name": "s3"},
         "stringData": {"AWS_ACCESS_KEY_ID": id, "AWS_SECRET_ACCESS_KEY": secret},
@@ -65,11 +65,15 @@ pub(crate) fn field<'a>(status: &'a Value, key: &str) -> &'a str {
     status[key].as_str().unwrap_or_default()
 }
 
-/// Journey `backups`.
-pub(crate) async fn journey_backups(cluster: &Cluster) -> Result<Duration> {
-    let start = Instant::now();
-    let s3 = S3Server::start(&[BUCKET]).await?;
-    let ns = cluster.namespace("op-backup").await?;
+/// Creates Secret `s3` with `s3`'s key and ShinyDB `name`, backed up to `bucket` under the
+/// namespace's prefix, archiving its log every 5 s, with `schedules`.
+pub(crate) async fn create_backed_up(
+    ns: &TestNamespace,
+    s3: &S3Server,
+    bucket: &str,
+    name: &str,
+    schedules: Value,
+) -> Result<()> {
     let secrets: Api<Secret> = ns.api();
     secrets
         .create(
@@ -80,26 +84,37 @@ pub(crate) async fn journey_backups(cluster: &Cluster) -> Result<Duration> {
     let db: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "shinydb.io/v1alpha1",
         "kind": "ShinyDB",
-        "metadata": {"name": "kept"},
+        "metadata": {"name": name},
         "spec": {
             "version": std::env::var("SHINYDB_E2E_IMAGE_TAG").unwrap_or_else(|_| "0.1.0".into()),
             "imagePullPolicy": "Never",
             "backup": {
                 "store": {
                     "endpoint": s3.endpoint(),
-                    "bucket": BUCKET,
+                    "bucket": bucket,
                     "prefix": ns.name(),
                     "pathStyle": true,
                     "credentials": {"secretName": "s3"},
                 },
                 "walArchive": {"archiveTimeout": "5s"},
-                "schedules": [{"name": "minutely", "cron": "* * * * *"}],
+                "schedules": schedules,
             },
         },
     }))?;
-    crate::operator::shinydbs(&ns)
+    crate::operator::shinydbs(ns)
         .create(&PostParams::default(), &db)
         .await?;
+    Ok(())
+}
+
+/// Journey `backups`.
+pub(crate) async fn journey_backups(cluster: &Cluster) -> Result<Duration> {
+    let start = Instant::now();
+    let s3 = S3Server::start(&[BUCKET]).await?;
+    let ns = cluster.namespace("op-backup").await?;
+    let secrets: Api<Secret> = ns.api();
+    let schedules = json!([{"name": "minutely", "cron": "* * * * *"}]);
+    create_backed_up(&ns, &s3, BUCKET, "kept", schedules).await?;
     wait_running(&ns, "kept", 4 * MINUTE).await?;
     client_pod(
         &ns,

@@ -12,14 +12,13 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 use shinydb_e2e::s3::S3Server;
 use shinydb_e2e::{Cluster, Result, TestNamespace, wait_until};
 
-use crate::backup::{backup, credentials, field};
+use crate::backup::{backup, create_backed_up, field};
 use crate::operator::{MINUTE, check, client_pod, events_of, say, shinydbs, wait_running};
 
 const BUCKET: &str = "e2e-restores";
@@ -87,33 +86,7 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     let start = Instant::now();
     let s3 = S3Server::start_unchecked(&[BUCKET]).await?;
     let ns = cluster.namespace("op-restore").await?;
-    let secrets: Api<Secret> = ns.api();
-    secrets
-        .create(
-            &PostParams::default(),
-            &credentials(&s3.access_key_id, &s3.secret_access_key)?,
-        )
-        .await?;
-    let db: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "shinydb.io/v1alpha1",
-        "kind": "ShinyDB",
-        "metadata": {"name": "src"},
-        "spec": {
-            "version": std::env::var("SHINYDB_E2E_IMAGE_TAG").unwrap_or_else(|_| "0.1.0".into()),
-            "imagePullPolicy": "Never",
-            "backup": {
-                "store": {
-                    "endpoint": s3.endpoint(),
-                    "bucket": BUCKET,
-                    "prefix": ns.name(),
-                    "pathStyle": true,
-                    "credentials": {"secretName": "s3"},
-                },
-                "walArchive": {"archiveTimeout": "5s"},
-            },
-        },
-    }))?;
-    shinydbs(&ns).create(&PostParams::default(), &db).await?;
+    create_backed_up(&ns, &s3, BUCKET, "src", json!([])).await?;
     wait_running(&ns, "src", 4 * MINUTE).await?;
     client_pod(
         &ns,

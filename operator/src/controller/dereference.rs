@@ -32,7 +32,8 @@ pub struct Fetched {
     pub pdb: Option<PodDisruptionBudget>,
 }
 
-async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, Error>
+/// Object `name` of kind `K` in `ns`, if it exists.
+pub async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + DeserializeOwned

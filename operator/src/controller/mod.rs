@@ -10,6 +10,7 @@ mod reconcile;
 mod schedules;
 
 pub use apply::{apply, write_status_of};
+pub use dereference::get as get_opt;
 pub use ownership::controlled_by;
 pub use reconcile::{Context, error_policy, reconcile};
 pub use schedules::{INSTANCE_LABEL, SCHEDULE_LABEL};

@@ -263,10 +263,14 @@ pub fn new_instance(source: &ShinyDB, name: &str, restore: &str) -> ShinyDB {
     }
 }
 
+/// How long ago (at `now`) a restore started at `started` (RFC 3339); `None`: it has not
+/// started, or the time does not parse.
+pub fn elapsed(started: Option<&str>, now: Timestamp) -> Option<Duration> {
+    let started = started?.parse::<Timestamp>().ok()?;
+    Duration::try_from(now.duration_since(started)).ok()
+}
+
 /// Whether a restore started at `started` is past its `deadline` at `now`.
 pub fn past_deadline(started: Option<&str>, deadline: Duration, now: Timestamp) -> bool {
-    let Some(started) = started.and_then(|s| s.parse::<Timestamp>().ok()) else {
-        return false;
-    };
-    Duration::try_from(now.duration_since(started)).is_ok_and(|d| d >= deadline)
+    elapsed(started, now).is_some_and(|d| d >= deadline)
 }

@@ -37,7 +37,7 @@ use crate::backup::{admin_client, admin_password};
 use crate::build::{
     self, Names, RESTORE_LABEL, RestoreJob, data_claim, restore_job, selector_labels,
 };
-use crate::controller::{Context, INSTANCE_LABEL, apply, controlled_by, write_status_of};
+use crate::controller::{Context, INSTANCE_LABEL, apply, controlled_by, get_opt, write_status_of};
 use crate::crd::{
     BackupPhase, RestoreMode, RestorePhase, ShinyBackup, ShinyDB, ShinyRestore, ShinyRestoreStatus,
 };
@@ -132,13 +132,7 @@ where
         + Clone
         + std::fmt::Debug,
 {
-    api::<K>(ctx, ns)
-        .get_opt(name)
-        .await
-        .map_err(|source| Error::Fetch {
-            what: format!("{} {name}", K::kind(&())),
-            source,
-        })
+    get_opt(&ctx.client, ns, name).await
 }
 
 /// Creates `obj`; one that exists already is returned as stored.
@@ -398,12 +392,7 @@ async fn prepare(
     };
     let target = plan::target(spec, backup_id.as_deref());
     let deadline: Duration = spec.deadline.into();
-    let elapsed = status
-        .started_at
-        .as_deref()
-        .and_then(|s| s.parse::<Timestamp>().ok())
-        .and_then(|s| Duration::try_from(Timestamp::now().duration_since(s)).ok())
-        .unwrap_or_default();
+    let elapsed = plan::elapsed(status.started_at.as_deref(), Timestamp::now()).unwrap_or_default();
     let remaining = deadline
         .saturating_sub(elapsed)
         .max(Duration::from_secs(60));
@@ -638,12 +627,7 @@ async fn verify(
         return Ok(Action::await_change());
     }
     let now = Timestamp::now();
-    let seconds = status
-        .started_at
-        .as_deref()
-        .and_then(|s| s.parse::<Timestamp>().ok())
-        .and_then(|s| Duration::try_from(now.duration_since(s)).ok())
-        .unwrap_or_default();
+    let seconds = plan::elapsed(status.started_at.as_deref(), now).unwrap_or_default();
     let message = format!(
         "{serving} serves backup {} and {} archived batches up to seq {}",
         restored.backup_id, restored.replayed, restored.seq

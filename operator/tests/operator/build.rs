@@ -11,7 +11,8 @@ use shinydb_operator::build::{self, CONFIG_HASH_ANNOTATION, Desired, Observed};
 use shinydb_operator::crd::{ShinyDB, VolumeReclaimPolicy};
 use shinydb_operator::validate::{Referenced, ValidationError, validate};
 
-fn fixture(name: &str) -> ShinyDB {
+/// The ShinyDB in `tests/fixtures/<name>`.
+pub(crate) fn fixture(name: &str) -> ShinyDB {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);

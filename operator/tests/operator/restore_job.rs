@@ -1,8 +1,6 @@
 //! What a ShinyRestore runs: the Job's command, configuration and failure policy, the new
 //! instance's volume, and an instance held stopped.
 
-use std::path::PathBuf;
-
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::EnvVar;
 use kube::Resource;
@@ -10,13 +8,7 @@ use shinydb_operator::build::{self, Names, Observed, RestoreJob, data_claim, res
 use shinydb_operator::crd::ShinyDB;
 use shinydb_operator::validate::{Referenced, validate};
 
-fn fixture(name: &str) -> ShinyDB {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    let text = std::fs::read_to_string(&path).expect("fixture exists");
-    serde_yaml_ng::from_str(&text).expect("fixture is a ShinyDB")
-}
+use super::build::fixture;
 
 fn job_of(source: &ShinyDB) -> k8s_openapi::api::batch::v1::Job {
     restore_job(&RestoreJob {
