@@ -146,6 +146,18 @@ impl S3Server {
         Ok(keys)
     }
 
+    /// Replaces object `key` of `bucket` with `body`, unsigned: only a server started with
+    /// [`S3Server::start_unchecked`] takes it. Tests corrupt a backup with it.
+    pub async fn overwrite(&self, bucket: &str, key: &str, body: &str) -> Result<()> {
+        self.request(&format!(
+            "PUT /{bucket}/{key} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        ))
+        .await
+        .map(|_| ())
+    }
+
     async fn iam(&self, action: &str) -> Result<String> {
         let body = format!("Action={action}&Version=2010-05-08");
         self.request(&format!(

@@ -16,7 +16,7 @@ use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 use shinydb_e2e::s3::S3Server;
-use shinydb_e2e::{Cluster, Result, TestNamespace, wait_until};
+use shinydb_e2e::{Cluster, Error, Result, TestNamespace, wait_until};
 
 use crate::backup::{backup, create_backed_up, field};
 use crate::operator::{MINUTE, check, client_pod, events_of, say, shinydbs, wait_running};
@@ -192,6 +192,38 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     })?;
     say(format!(
         "  restores: in place from a backup after {:?}",
+        start.elapsed()
+    ));
+
+    // A chunk of the base backup corrupted in the bucket: the in-place restore fails naming
+    // the object, before anything is replaced; the instance serves its data again.
+    let base_id = field(&base, "backupId");
+    let keys = s3.keys().await?;
+    let chunk = keys
+        .iter()
+        .find(|k| k.contains(&format!("/base/{base_id}/")) && k.ends_with(".zst"))
+        .ok_or_else(|| Error::Check(format!("no chunk of {base_id} among {keys:?}")))?;
+    s3.overwrite(BUCKET, chunk, "not a zstd frame").await?;
+    let broken = restore(
+        &ns,
+        "broken",
+        json!({"instance": "src", "mode": "InPlace", "confirm": "src", "safetyBackup": false,
+               "source": {"backup": "base"}}),
+    )
+    .await?;
+    check(
+        field(&broken, "phase") == "Failed"
+            && field(&broken, "reason") == "ChecksumMismatch"
+            && field(&broken, "message").contains(chunk.as_str()),
+        || format!("broken (chunk {chunk} corrupted): {broken}"),
+    )?;
+    wait_running(&ns, "src", 4 * MINUTE).await?;
+    let kept = count(&ns, "count-kept", "src").await?;
+    check(kept == r#"{"count":5}"#, || {
+        format!("the instance serves {kept} after a failed in-place restore, not its 5 documents")
+    })?;
+    say(format!(
+        "  restores: a corrupted chunk fails the restore, the data kept, after {:?}",
         start.elapsed()
     ));
     ns.delete().await?;
