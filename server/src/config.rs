@@ -373,6 +373,8 @@ pub struct BackupConfig {
     pub parallelism: u32,
     /// zstd level of the chunks, 1 to 19.
     pub compression_level: i32,
+    /// Stored bytes per second a base backup uploads, at most; `None`: unlimited.
+    pub max_upload_rate: Option<ByteSize>,
     /// A file holding a 256-bit key (64 hexadecimal digits): every chunk and archived log
     /// slice is encrypted with AES-256-GCM before it leaves the server; re-read by every
     /// operation. `None`: stored as compressed plaintext.
@@ -521,6 +523,7 @@ impl Default for BackupConfig {
             chunk_size: ByteSize(16 << 20),
             parallelism: 4,
             compression_level: 3,
+            max_upload_rate: None,
             encryption_key_file: None,
             retention: RetentionConfig::default(),
             archive: ArchiveConfig::default(),
@@ -706,6 +709,14 @@ impl Config {
             ));
         }
         positive("backup.parallelism", self.backup.parallelism.into())?;
+        if let Some(rate) = self.backup.max_upload_rate
+            && !(64 << 10..=u64::from(u32::MAX)).contains(&rate.0)
+        {
+            return Err(ConfigError::key(
+                "backup.max_upload_rate",
+                "must be between 64KiB and 4GiB (per second), or null for no limit",
+            ));
+        }
         let r = &self.replication;
         if r.role == ReplicationRole::Follower && r.leader.is_none() {
             return Err(ConfigError::key(
@@ -1108,6 +1119,14 @@ mod tests {
             ),
             ("backup:\n  chunk_size: 1KiB\n", "backup.chunk_size"),
             ("backup:\n  parallelism: 0\n", "backup.parallelism"),
+            (
+                "backup:\n  max_upload_rate: 1KiB\n",
+                "backup.max_upload_rate",
+            ),
+            (
+                "backup:\n  max_upload_rate: 8GiB\n",
+                "backup.max_upload_rate",
+            ),
             (
                 "backup:\n  archive:\n    timeout_seconds: 0\n",
                 "backup.archive.timeout_seconds",

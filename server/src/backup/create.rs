@@ -14,6 +14,7 @@ use super::{
     archive::{ArchiveStatus, Archiver},
     crypt::Sealer,
     manifest::{ChunkEntry, FORMAT, FileEntry, MANIFEST, Manifest, StoreEntry},
+    pace::Pace,
     restore::verify,
     retention,
 };
@@ -247,6 +248,8 @@ pub async fn create(
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let cpu = Arc::new(tokio::sync::Semaphore::new((cores / 2).max(1)));
     let id_ref = id.as_str();
+    let pace = Pace::new(cfg.max_upload_rate.map(|r| r.0));
+    let pace = &pace;
     let chunks: Vec<(usize, ChunkEntry)> = futures::stream::iter(jobs)
         .map(|job| {
             let source = Arc::clone(&source);
@@ -272,6 +275,7 @@ pub async fn create(
                 drop(permit);
                 progress.add(job.len);
                 let stored_len = stored.len() as u64;
+                pace.admit(stored_len).await;
                 loc.put(&loc.key(&["base", id_ref, &object]), stored)
                     .await?;
                 Ok::<_, BackupError>((

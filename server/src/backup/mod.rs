@@ -23,6 +23,7 @@ mod crypt;
 mod error;
 mod location;
 mod manifest;
+mod pace;
 mod progress;
 pub(crate) mod restore;
 mod retention;

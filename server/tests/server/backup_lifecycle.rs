@@ -9,7 +9,7 @@ use bson::doc;
 use shinydb_proto::v1;
 use tonic::Code;
 
-use crate::common::{Clients, Grpc, Server, ServerOptions, eventually};
+use crate::common::{Clients, Grpc, Server, ServerOptions, bulky, eventually};
 
 async fn backup(c: &mut Clients) -> v1::BackupSummary {
     c.backups
@@ -28,24 +28,6 @@ async fn list(c: &mut Clients) -> Vec<v1::BackupSummary> {
         .backups
 }
 
-/// `n` documents of `kib` KiB of text that compresses poorly.
-fn bulky(n: usize, kib: usize) -> Vec<bson::Document> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|i| {
-            let body: String = (0..kib * 1024)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    char::from(b'!' + (x % 90) as u8)
-                })
-                .collect();
-            doc! {"_id": i as i64, "body": body}
-        })
-        .collect()
-}
-
 /// The objects under `base/<id>/` in a `file://` store.
 fn objects(bucket: &Path, id: &str) -> Vec<String> {
     match std::fs::read_dir(bucket.join("base").join(id)) {
@@ -59,10 +41,10 @@ fn objects(bucket: &Path, id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
     let bucket = tempfile::tempdir().expect("tempdir");
-    // Slow on purpose: level 19, one 1 MiB chunk at a time.
+    // Slow on purpose: 1 MiB chunks uploaded at 1 MiB/s, so ~12 MiB take over ten seconds.
     let yaml = format!(
         "backup:\n  store: file://{}\n  chunk_size: 1MiB\n  parallelism: 1\n  \
-         compression_level: 19\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
+         max_upload_rate: 1MiB\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
         bucket.path().display()
     );
     let mut server = Server::start(ServerOptions::default().config(&yaml));

@@ -9,6 +9,7 @@ mod api_key_lifetime;
 mod backup_credentials;
 mod backup_encryption;
 mod backup_lifecycle;
+mod backup_pace;
 mod backup_pitr;
 mod backup_restore;
 mod catalog;

@@ -214,6 +214,24 @@ pub fn sample(i: i64) -> Document {
     doc! {"_id": i, "name": format!("item {i}"), "n": i}
 }
 
+/// `n` documents of `kib` KiB of text that compresses poorly.
+pub fn bulky(n: usize, kib: usize) -> Vec<bson::Document> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|i| {
+            let body: String = (0..kib * 1024)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'!' + (x % 90) as u8)
+                })
+                .collect();
+            doc! {"_id": i as i64, "body": body}
+        })
+        .collect()
+}
+
 pub fn write_file(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write");
 }
