@@ -66,13 +66,15 @@ pub(crate) fn field<'a>(status: &'a Value, key: &str) -> &'a str {
 }
 
 /// Creates Secret `s3` with `s3`'s key and ShinyDB `name`, backed up to `bucket` under the
-/// namespace's prefix, archiving its log every 5 s, with `schedules`.
+/// namespace's prefix, archiving its log every 5 s, with `schedules` and the server
+/// configuration overrides `config` (null: none).
 pub(crate) async fn create_backed_up(
     ns: &TestNamespace,
     s3: &S3Server,
     bucket: &str,
     name: &str,
     schedules: Value,
+    config: Value,
 ) -> Result<()> {
     let secrets: Api<Secret> = ns.api();
     secrets
@@ -81,7 +83,7 @@ pub(crate) async fn create_backed_up(
             &credentials(&s3.access_key_id, &s3.secret_access_key)?,
         )
         .await?;
-    let db: DynamicObject = serde_json::from_value(json!({
+    let mut db: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "shinydb.io/v1alpha1",
         "kind": "ShinyDB",
         "metadata": {"name": name},
@@ -101,6 +103,9 @@ pub(crate) async fn create_backed_up(
             },
         },
     }))?;
+    if !config.is_null() {
+        db.data["spec"]["config"] = config;
+    }
     crate::operator::shinydbs(ns)
         .create(&PostParams::default(), &db)
         .await?;
@@ -114,7 +119,7 @@ pub(crate) async fn journey_backups(cluster: &Cluster) -> Result<Duration> {
     let ns = cluster.namespace("op-backup").await?;
     let secrets: Api<Secret> = ns.api();
     let schedules = json!([{"name": "minutely", "cron": "* * * * *"}]);
-    create_backed_up(&ns, &s3, BUCKET, "kept", schedules).await?;
+    create_backed_up(&ns, &s3, BUCKET, "kept", schedules, Value::Null).await?;
     wait_running(&ns, "kept", 4 * MINUTE).await?;
     client_pod(
         &ns,

@@ -7,6 +7,7 @@
 
 mod backup;
 mod image_layout;
+mod interrupt;
 mod operator;
 mod restore;
 mod smoke;

@@ -10,6 +10,9 @@
 //! - `invalid`: the API server refuses invalid ShinyDBs naming the field; the operator refuses
 //!   a bad configuration override in the status, naming the key.
 //! - `backups` (e2e/tests/e2e/backup.rs): ShinyBackups of an instance backed up to moto.
+//! - `restores` (e2e/tests/e2e/restore.rs): ShinyRestores into a new instance and in place.
+//! - `interrupted` (e2e/tests/e2e/interrupt.rs): a backup whose server is killed; then, alone
+//!   after the others, `operator-restart`: the operator stopped during a backup and a slot.
 //!
 //! Then `helm uninstall` leaves the CRDs and the remaining ShinyDB in place. Each journey's
 //! time is printed (see e2e/README.md).
@@ -34,11 +37,11 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use shinydb_e2e::{Cluster, Error, Result, TestNamespace, run_tool, tool, wait_until};
 
-use crate::{backup, restore};
+use crate::{backup, interrupt, restore};
 
 pub(crate) const MINUTE: Duration = Duration::from_secs(60);
-const OPERATOR_NAMESPACE: &str = "shinydb-system";
-const RELEASE: &str = "shinydb-operator";
+pub(crate) const OPERATOR_NAMESPACE: &str = "shinydb-system";
+pub(crate) const RELEASE: &str = "shinydb-operator";
 /// What `shinydb query '….count()'` prints for one document.
 const COUNT_ONE: &str = r#"{"count":1}"#;
 
@@ -682,13 +685,18 @@ async fn operator_journeys() -> Result<()> {
     let install = start.elapsed();
     say(format!("operator journeys: helm install {install:?}"));
 
-    let (data, certificates, invalid, backups, restores) = tokio::join!(
+    let (data, certificates, invalid, backups, restores, interrupted) = tokio::join!(
         journey_data(&cluster),
         journey_certificates(&cluster),
         journey_invalid(&cluster),
         backup::journey_backups(&cluster),
         restore::journey_restores(&cluster),
+        interrupt::journey_interrupted(&cluster),
     );
+    let (interrupted, steady) = match interrupted {
+        Ok((t, steady)) => (Ok(t), Some(steady)),
+        Err(e) => (Err(e), None),
+    };
     let mut failures = Vec::new();
     for (name, result) in [
         ("data", data),
@@ -696,10 +704,18 @@ async fn operator_journeys() -> Result<()> {
         ("invalid", invalid),
         ("backups", backups),
         ("restores", restores),
+        ("interrupted", interrupted),
     ] {
         match result {
             Ok(t) => say(format!("operator journeys: {name} {t:?}")),
             Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    // Alone, after the others: it stops the operator they all use.
+    if let Some(steady) = steady {
+        match interrupt::journey_operator_restart(&cluster, steady).await {
+            Ok(t) => say(format!("operator journeys: operator-restart {t:?}")),
+            Err(e) => failures.push(format!("operator-restart: {e}")),
         }
     }
     if !failures.is_empty() {

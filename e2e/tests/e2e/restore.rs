@@ -86,7 +86,7 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     let start = Instant::now();
     let s3 = S3Server::start_unchecked(&[BUCKET]).await?;
     let ns = cluster.namespace("op-restore").await?;
-    create_backed_up(&ns, &s3, BUCKET, "src", json!([])).await?;
+    create_backed_up(&ns, &s3, BUCKET, "src", json!([]), Value::Null).await?;
     wait_running(&ns, "src", 4 * MINUTE).await?;
     client_pod(
         &ns,
