@@ -846,13 +846,15 @@ impl Client {
 
     // ---- Backups ----
 
-    /// Takes an online base backup to the server's configured store (global admin); answers
-    /// when its manifest is written. Not retried: a second attempt would be a second backup.
-    pub async fn create_backup(&self) -> Result<v1::BackupSummary> {
+    /// Takes an online base backup labelled `tag` (empty: none) to the server's configured
+    /// store (global admin); answers when its manifest is written. Not retried: a second
+    /// attempt would be a second backup; a caller that loses the answer finds the backup by
+    /// its tag in [`Client::list_backups`].
+    pub async fn create_backup(&self, tag: &str) -> Result<v1::BackupSummary> {
         self.unary(
             "create_backup",
             Idempotency::NotIdempotent,
-            v1::CreateBackupRequest {},
+            v1::CreateBackupRequest { tag: tag.into() },
             |ch, r| async move { BackupsClient::new(ch).create(r).await },
         )
         .await

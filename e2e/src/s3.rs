@@ -146,12 +146,16 @@ impl S3Server {
         Ok(keys)
     }
 
-    /// Replaces object `key` of `bucket` with `body`, unsigned: only a server started with
-    /// [`S3Server::start_unchecked`] takes it. Tests corrupt a backup with it.
+    /// Replaces object `key` of `bucket` with `body`, with a made-up signature: only a server
+    /// started with [`S3Server::start_unchecked`] takes it (anonymous writes it refuses).
+    /// Tests corrupt a backup with it.
     pub async fn overwrite(&self, bucket: &str, key: &str, body: &str) -> Result<()> {
         self.request(&format!(
-            "PUT /{bucket}/{key} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "PUT /{bucket}/{key} HTTP/1.1\r\nHost: {}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, \
+             SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
+            self.access_key_id,
             body.len()
         ))
         .await

@@ -147,6 +147,7 @@ fn main() {
             &loc,
             &cfg,
             "0000000000000000".into(),
+            String::new(),
             &Progress::default(),
         )
         .await
@@ -246,6 +247,7 @@ fn main() {
                 &loc,
                 &cfg,
                 "0000000000000000".into(),
+                String::new(),
                 &Progress::default(),
             )
             .await

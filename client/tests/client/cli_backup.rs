@@ -1,6 +1,6 @@
 //! `shinydb backup create`, `list`, `status`, `verify` and `delete` against a server that
-//! backs up into a local directory; without a configured store a backup fails, saying what to
-//! set.
+//! backs up into a local directory (a backup's tag is listed with it, a bad tag refused);
+//! without a configured store a backup fails, saying what to set.
 
 use crate::common::{admin_cli, server, server_with};
 
@@ -19,7 +19,7 @@ fn backups_are_created_and_listed() {
     ok(&["space", "create", "app"]);
     ok(&["store", "create", "app.items"]);
     ok(&["query", "app.items.insert({n: 1})"]);
-    let created = ok(&["backup", "create"]);
+    let created = ok(&["backup", "create", "--tag", "before-upgrade"]);
     assert!(created.contains("complete"), "{created}");
     let id = created
         .lines()
@@ -31,7 +31,15 @@ fn backups_are_created_and_listed() {
         .expect("a backup id")
         .to_string();
     let listed = ok(&["backup", "list"]);
-    assert!(listed.contains(&id), "{id} not in:\n{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("before-upgrade")),
+        "{id}, tagged before-upgrade, not in:\n{listed}"
+    );
+    let (code, _, err) = admin_cli(&s, &["backup", "create", "--tag", "two words"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("tag"), "{err}");
     assert!(
         bucket
             .path()

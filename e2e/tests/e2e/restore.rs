@@ -7,13 +7,20 @@
 //!   source is untouched (10 documents);
 //! - an in-place ShinyRestore without `confirm` is refused by the API server;
 //! - an in-place ShinyRestore of the base backup takes a safety backup, stops the instance,
-//!   replaces its data and completes: the instance serves the backup's 5 documents.
+//!   replaces its data and completes: the instance serves the backup's 5 documents;
+//! - a chunk of the base backup corrupted in the bucket: an in-place restore of it fails
+//!   `ChecksumMismatch` naming the object, and the instance serves its 5 documents again;
+//! - every ShinyBackup deleted: the inventory comes back from the bucket (one read-only
+//!   ShinyBackup per complete backup).
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use kube::Api;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
+};
 use serde_json::{Value, json};
 use shinydb_e2e::s3::S3Server;
 use shinydb_e2e::{Cluster, Error, Result, TestNamespace, wait_until};
@@ -224,6 +231,49 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     })?;
     say(format!(
         "  restores: a corrupted chunk fails the restore, the data kept, after {:?}",
+        start.elapsed()
+    ));
+
+    // Every ShinyBackup deleted: the inventory comes back from the bucket, one read-only
+    // ShinyBackup per complete backup, Completed as its manifest says.
+    let in_bucket: HashSet<String> = s3
+        .keys()
+        .await?
+        .iter()
+        .filter_map(|k| k.strip_prefix(&format!("{}/base/", ns.name())))
+        .filter_map(|k| k.strip_suffix("/MANIFEST.json"))
+        .map(str::to_string)
+        .collect();
+    let backups = crate::backup::shinybackups(&ns);
+    backups
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await?;
+    let found = wait_until(
+        "the inventory to come back from the bucket",
+        3 * MINUTE,
+        || {
+            let (backups, wanted) = (backups.clone(), in_bucket.len());
+            async move {
+                let listed = backups
+                    .list(&ListParams::default().labels("shinydb.io/discovered=true"))
+                    .await?;
+                let ids: HashSet<String> = listed
+                    .items
+                    .iter()
+                    .filter(|b| b.data["status"]["phase"] == "Completed")
+                    .map(|b| field(&b.data["status"], "backupId").to_string())
+                    .collect();
+                Ok((ids.len() >= wanted).then_some(ids))
+            }
+        },
+    )
+    .await?;
+    check(found == in_bucket, || {
+        format!("rediscovered {found:?}, the bucket holds {in_bucket:?}")
+    })?;
+    say(format!(
+        "  restores: {} backups rediscovered from the bucket after {:?}",
+        found.len(),
         start.elapsed()
     ));
     ns.delete().await?;

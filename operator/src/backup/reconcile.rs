@@ -1,11 +1,13 @@
 //! One reconciliation of a ShinyBackup, by phase:
 //! - none or `Pending`: check the instance, then mark `Running` **before** asking its server,
 //!   and ask in a task of its own (a backup takes minutes; the reconciler does not wait);
-//! - `Running`: follow it. While the task waits, poll the server for progress. Without a task
-//!   (the operator restarted, or the connection broke) the server and the bucket decide: the
-//!   server still runs a backup → wait; its manifest is listed → `Completed`; neither →
-//!   `Failed` (`Interrupted`). A server silent for [`SILENCE_LIMIT`] fails it too;
-//! - `Completed`, `Failed`: nothing more.
+//! - `Running`: follow it. The server is asked for the backup with the ShinyBackup's uid as
+//!   its tag. While the task waits, poll the server for progress. Without a task (the
+//!   operator restarted, or the connection broke) the server and the bucket decide: the server
+//!   still runs this backup → wait; its manifest is listed → `Completed`; neither → `Failed`
+//!   (`Interrupted`). A server silent for [`SILENCE_LIMIT`] fails it too;
+//! - `Completed`, `Failed`: nothing more; nor for a ShinyBackup the inventory made from the
+//!   store (labelled `shinydb.io/discovered`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use tracing::{info, instrument, warn};
 use super::connect::admin_client;
 use super::outcome::{Outcome, of_create_error};
 use crate::build::Names;
-use crate::controller::{Context, write_status_of};
+use crate::controller::{Context, DISCOVERED_LABEL, write_status_of};
 use crate::crd::{BackupPhase, BackupReason, Phase, ShinyBackup, ShinyBackupStatus, ShinyDB};
 use crate::error::Error;
 
@@ -45,10 +47,14 @@ fn key(backup: &ShinyBackup) -> (String, String) {
 #[instrument(skip_all, fields(namespace = backup.namespace().unwrap_or_default(), name = backup.name_any()))]
 pub async fn reconcile(backup: Arc<ShinyBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let status = backup.status.clone().unwrap_or_default();
-    if matches!(
-        status.phase,
-        Some(BackupPhase::Completed | BackupPhase::Failed)
-    ) {
+    let discovered = backup.labels().contains_key(DISCOVERED_LABEL);
+    if discovered
+        || matches!(
+            status.phase,
+            Some(BackupPhase::Completed | BackupPhase::Failed)
+        )
+    {
+        // Done; or found in the store, where the inventory writes its status.
         return Ok(Action::await_change());
     }
     let instance = &backup.spec.instance;
@@ -228,7 +234,7 @@ fn spawn_create(ctx: &Arc<Context>, backup: ShinyBackup, db: ShinyDB, running: S
         let answer = match Names::of(&db) {
             Ok(names) => match admin_client(&ctx.client, &db, &names, 0, None).await {
                 Ok(client) => client
-                    .create_backup()
+                    .create_backup(&backup.uid().unwrap_or_default())
                     .await
                     .map_err(|e| of_create_error(&e)),
                 Err(e) => Err(Outcome::Unknown(e.to_string())),
@@ -332,7 +338,8 @@ async fn follow(
     // While the task waits for the server's answer, the server is asked only for progress;
     // the task records the outcome (or, if the answer is lost, hands over to the look below).
     let in_flight = ctx.backups_in_flight().contains(&key(backup));
-    let looked = look(ctx, &db, &names, !in_flight).await;
+    let uid = backup.uid().unwrap_or_default();
+    let looked = look(ctx, &db, &names, &uid, !in_flight).await;
     let now = Timestamp::now();
     match looked {
         Ok(Server::Running { done, total }) => {
@@ -356,8 +363,8 @@ async fn follow(
                 .into_iter()
                 .filter_map(|b| b.status?.backup_id)
                 .collect();
-            let found =
-                started.and_then(|s| matching_manifest(s.as_millisecond(), &backups, &claimed));
+            let found = started
+                .and_then(|s| matching_manifest(&uid, s.as_millisecond(), &backups, &claimed));
             let status = match found {
                 Some(summary) => completed(summary, status),
                 None => failed(
@@ -397,21 +404,29 @@ async fn follow(
     }
 }
 
-/// What the server says of its backups.
+/// What the server says of the backup tagged with a ShinyBackup's uid.
 enum Server {
-    /// A base backup runs: raw bytes read of bytes to read.
+    /// It runs: raw bytes read of bytes to read.
     Running { done: u64, total: u64 },
-    /// None runs; these are in its store, newest first.
+    /// It does not run (another may); these are in the store, newest first.
     Idle(Vec<BackupSummary>),
 }
 
-/// What the server says; its store's backups are listed only when `list` and none runs.
-async fn look(ctx: &Context, db: &ShinyDB, names: &Names, list: bool) -> Result<Server, String> {
+/// What the server says of the backup tagged `tag`; the store's backups are listed only when
+/// `list` and it does not run. A running backup without a tag counts as this one (a server
+/// from before tags).
+async fn look(
+    ctx: &Context,
+    db: &ShinyDB,
+    names: &Names,
+    tag: &str,
+    list: bool,
+) -> Result<Server, String> {
     let client = admin_client(&ctx.client, db, names, 0, Some(Duration::from_secs(10)))
         .await
         .map_err(|e| e.to_string())?;
     let status = client.backup_status().await.map_err(|e| e.to_string())?;
-    if status.backup_running {
+    if status.backup_running && (status.backup_tag.is_empty() || status.backup_tag == tag) {
         return Ok(Server::Running {
             done: status.backup_bytes_done,
             total: status.backup_bytes_total,
@@ -424,16 +439,21 @@ async fn look(ctx: &Context, db: &ShinyDB, names: &Names, list: bool) -> Result<
     Ok(Server::Idle(backups))
 }
 
-/// The complete backup a ShinyBackup started at `started_ms` made: the oldest complete one
-/// that started after it (less the clock slack) and no other ShinyBackup holds.
+/// The complete backup the ShinyBackup with uid `tag`, started at `started_ms`, made: the one
+/// tagged with it; else (a server from before tags) the oldest untagged complete one that
+/// started after it (less the clock slack) and no other ShinyBackup holds.
 pub fn matching_manifest<'a>(
+    tag: &str,
     started_ms: i64,
     backups: &'a [BackupSummary],
     claimed: &HashSet<String>,
 ) -> Option<&'a BackupSummary> {
-    backups
-        .iter()
-        .filter(|b| b.state == "complete")
+    let complete = || backups.iter().filter(|b| b.state == "complete");
+    if let Some(tagged) = complete().find(|b| !tag.is_empty() && b.tag == tag) {
+        return Some(tagged);
+    }
+    complete()
+        .filter(|b| b.tag.is_empty())
         .filter(|b| b.started_at_ms >= started_ms - CLOCK_SLACK_MS)
         .filter(|b| !claimed.contains(&b.id))
         .min_by_key(|b| b.started_at_ms)

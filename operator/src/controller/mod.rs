@@ -5,12 +5,14 @@ mod apply;
 mod backup_status;
 mod dereference;
 mod events;
+mod inventory;
 mod ownership;
 mod reconcile;
 mod schedules;
 
 pub use apply::{apply, write_status_of};
 pub use dereference::get as get_opt;
+pub use inventory::{DISCOVERED_LABEL, discovered_name, discovered_status, unheld};
 pub use ownership::controlled_by;
 pub use reconcile::{Context, error_policy, reconcile};
 pub use schedules::{INSTANCE_LABEL, SCHEDULE_LABEL};

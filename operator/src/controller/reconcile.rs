@@ -21,6 +21,7 @@ use super::apply::{apply, delete_owned};
 use super::backup_status::{self, BACKUP_STATUS_INTERVAL};
 use super::dereference::{Fetched, dereference};
 use super::events;
+use super::inventory;
 use super::ownership::foreign_child;
 use super::schedules;
 use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names};
@@ -258,6 +259,9 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     });
     let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
     write_status(&dbs, db, status).await?;
+
+    // 9. inventory: a ShinyBackup for every complete backup in the store that none holds
+    inventory::run(ctx, db, &names, backup_server.as_ref()).await?;
 
     let next = desired
         .tls

@@ -1,5 +1,6 @@
 //! How the backup controller reads what a server answered: failure reasons from the server's
-//! own error texts, the manifest that belongs to a ShinyBackup, silence, progress.
+//! own error texts, the manifest that belongs to a ShinyBackup (by its tag, or by time from a
+//! server without tags), silence, progress.
 
 use std::collections::HashSet;
 
@@ -100,8 +101,34 @@ fn summary(id: &str, state: &str, started_at_ms: i64) -> BackupSummary {
     }
 }
 
+fn tagged(id: &str, started_at_ms: i64, tag: &str) -> BackupSummary {
+    BackupSummary {
+        tag: tag.into(),
+        ..summary(id, "complete", started_at_ms)
+    }
+}
+
 #[test]
-fn the_manifest_of_a_backup_is_the_oldest_complete_unclaimed_one_started_after_it() {
+fn the_manifest_of_a_backup_is_the_one_tagged_with_its_uid() {
+    let backups = vec![
+        tagged("later", 40_000, "uid-2"),
+        tagged("mine", 30_000, "uid-1"),
+    ];
+    let none = HashSet::new();
+    assert_eq!(
+        matching_manifest("uid-1", 21_000, &backups, &none).map(|b| b.id.as_str()),
+        Some("mine")
+    );
+    // Lost (never written): another ShinyBackup's later backup is not taken for it.
+    assert_eq!(
+        matching_manifest("uid-3", 21_000, &backups, &none),
+        None,
+        "a backup tagged for another ShinyBackup"
+    );
+}
+
+#[test]
+fn untagged_the_manifest_of_a_backup_is_the_oldest_complete_unclaimed_one_started_after_it() {
     let backups = vec![
         summary("c", "complete", 30_000),
         summary("b", "complete", 20_500),
@@ -111,15 +138,15 @@ fn the_manifest_of_a_backup_is_the_oldest_complete_unclaimed_one_started_after_i
     let none = HashSet::new();
     // Started at 21 s: b started 0.5 s "before" by the server's clock, within the slack.
     assert_eq!(
-        matching_manifest(21_000, &backups, &none).map(|b| b.id.as_str()),
+        matching_manifest("uid-1", 21_000, &backups, &none).map(|b| b.id.as_str()),
         Some("b")
     );
     let claimed = HashSet::from(["b".to_string()]);
     assert_eq!(
-        matching_manifest(21_000, &backups, &claimed).map(|b| b.id.as_str()),
+        matching_manifest("uid-1", 21_000, &backups, &claimed).map(|b| b.id.as_str()),
         Some("c")
     );
-    assert_eq!(matching_manifest(32_001, &backups, &none), None);
+    assert_eq!(matching_manifest("uid-1", 32_001, &backups, &none), None);
 }
 
 #[test]

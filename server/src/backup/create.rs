@@ -20,6 +20,17 @@ use super::{
 };
 use crate::{auth::now_ms, config::BackupConfig, metrics::Metrics};
 
+/// A base backup that runs: raw bytes read of bytes to read, and the tag it was asked with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Running {
+    /// Raw bytes read.
+    pub done: u64,
+    /// Raw bytes to read.
+    pub total: u64,
+    /// Its tag.
+    pub tag: String,
+}
+
 /// The server's backups: one base backup at a time, and the log's archiver, to the configured
 /// store.
 pub struct Backups {
@@ -28,6 +39,8 @@ pub struct Backups {
     lineage: String,
     running: tokio::sync::Mutex<()>,
     progress: Progress,
+    /// The running backup's tag.
+    running_tag: parking_lot::Mutex<String>,
     archiver: parking_lot::Mutex<Option<Archiver>>,
     metrics: Arc<Metrics>,
 }
@@ -56,6 +69,7 @@ impl Backups {
             lineage,
             running: tokio::sync::Mutex::new(()),
             progress: Progress::default(),
+            running_tag: parking_lot::Mutex::new(String::new()),
             archiver: parking_lot::Mutex::new(None),
             metrics,
         }
@@ -78,12 +92,16 @@ impl Backups {
         }
     }
 
-    /// The running base backup's raw bytes read and to read, if one runs.
-    pub fn running(&self) -> Option<(u64, u64)> {
-        self.running
-            .try_lock()
-            .is_err()
-            .then(|| self.progress.get())
+    /// The running base backup, if one runs.
+    pub fn running(&self) -> Option<Running> {
+        self.running.try_lock().is_err().then(|| {
+            let (done, total) = self.progress.get();
+            Running {
+                done,
+                total,
+                tag: self.running_tag.lock().clone(),
+            }
+        })
     }
 
     /// The configured store's URL, if any.
@@ -123,10 +141,12 @@ impl Backups {
             .map_or_else(|| self.lineage.clone(), |s| s.lineage)
     }
 
-    /// Takes a base backup now, then applies `backup.retention`; [`BackupError::Busy`] while
-    /// another backup runs. A failed retention pass is logged: the backup stands.
-    pub async fn create(&self) -> Result<Manifest, BackupError> {
+    /// Takes a base backup labelled `tag` now, then applies `backup.retention`;
+    /// [`BackupError::Busy`] while another backup runs. A failed retention pass is logged:
+    /// the backup stands.
+    pub async fn create(&self, tag: String) -> Result<Manifest, BackupError> {
         let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
+        self.running_tag.lock().clone_from(&tag);
         let loc = Location::open(&self.cfg)?;
         let m = &self.metrics.backup;
         let manifest = match create(
@@ -134,6 +154,7 @@ impl Backups {
             &loc,
             &self.cfg,
             self.lineage(),
+            tag,
             &self.progress,
         )
         .await
@@ -198,13 +219,14 @@ struct Job {
     len: u64,
 }
 
-/// Takes a base backup of `db` (of lineage `lineage`) into `loc`, counting the raw bytes read
-/// in `progress`; returns its manifest once written.
+/// Takes a base backup of `db` (of lineage `lineage`) labelled `tag` into `loc`, counting the
+/// raw bytes read in `progress`; returns its manifest once written.
 pub async fn create(
     db: Arc<Db>,
     loc: &Location,
     cfg: &BackupConfig,
     lineage: String,
+    tag: String,
     progress: &Progress,
 ) -> Result<Manifest, BackupError> {
     let started_at_ms = now_ms();
@@ -328,6 +350,7 @@ pub async fn create(
             .collect(),
         compression_level: level,
         files,
+        tag,
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::BadManifest {
         key: MANIFEST.into(),

@@ -41,6 +41,9 @@ pub struct Manifest {
     /// Empty in manifests written before they were recorded.
     #[serde(default)]
     pub stores: Vec<StoreEntry>,
+    /// The label the backup was asked with (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
 }
 
 /// How many documents one store holds in a backup.

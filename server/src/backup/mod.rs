@@ -29,7 +29,7 @@ pub(crate) mod restore;
 mod retention;
 
 pub use archive::{ArchiveStatus, LINEAGE_FILE, lineage};
-pub use create::{Backups, create};
+pub use create::{Backups, Running, create};
 pub use error::BackupError;
 pub use location::Location;
 pub use manifest::{Listing, ListingState, Manifest};

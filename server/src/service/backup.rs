@@ -36,12 +36,13 @@ impl backups_server::Backups for BackupsService {
         req: Request<CreateBackupRequest>,
     ) -> Result<Response<BackupSummary>, Status> {
         let s = &self.state;
-        s.unary("Backups/Create", req, |p, _r| async move {
+        s.unary("Backups/Create", req, |p, r| async move {
             p.require(Access::Admin, None)?;
+            let tag = req_tag(&r.tag)?;
             // Its own task: a deadline or a disconnect ends the wait, not the backup, which
             // completes (or fails) on its own and is then listed.
             let backups = Arc::clone(&self.backups);
-            let m = tokio::spawn(async move { backups.create().await })
+            let m = tokio::spawn(async move { backups.create(tag).await })
                 .await
                 .map_err(|e| Status::internal(format!("the backup task failed: {e}")))?
                 .map_err(status)?;
@@ -137,7 +138,22 @@ fn summary(m: &Manifest) -> BackupSummary {
         ended_at_ms: m.ended_at_ms,
         raw_bytes: m.raw_bytes(),
         stored_bytes: m.stored_bytes(),
+        tag: m.tag.clone(),
     }
+}
+
+/// The longest tag a backup may be asked with.
+const MAX_TAG: usize = 253;
+
+/// `tag` if it is a backup's valid tag: printable ASCII, at most [`MAX_TAG`] characters.
+fn req_tag(tag: &str) -> Result<String, Status> {
+    if tag.len() > MAX_TAG || !tag.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Status::invalid_argument(format!(
+            "tag: at most {MAX_TAG} printable ASCII characters without spaces, got {:?}",
+            tag.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(tag.to_string())
 }
 
 fn listing(l: &Listing) -> BackupSummary {
@@ -165,10 +181,13 @@ fn backup_status(
         .map(Manifest::pinned_at)
         .collect();
     let running = backups.running();
+    let backup_running = running.is_some();
+    let running = running.unwrap_or_default();
     let mut r = BackupStatusResponse {
-        backup_running: running.is_some(),
-        backup_bytes_done: running.map_or(0, |(done, _)| done),
-        backup_bytes_total: running.map_or(0, |(_, total)| total),
+        backup_running,
+        backup_bytes_done: running.done,
+        backup_bytes_total: running.total,
+        backup_tag: running.tag,
         store: store.unwrap_or_default().into(),
         visible_seq,
         backups: u32::try_from(pinned.len()).unwrap_or(u32::MAX),

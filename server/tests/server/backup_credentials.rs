@@ -31,7 +31,7 @@ async fn wrong_credentials_are_named_and_fixed_ones_work_without_a_restart() {
 
     let e = c
         .backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect_err("a wrong secret");
     assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
@@ -59,7 +59,7 @@ async fn wrong_credentials_are_named_and_fixed_ones_work_without_a_restart() {
     write_file(&secret_file, &key.secret);
     let backup = c
         .backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("a backup with the right secret")
         .into_inner();

@@ -77,7 +77,7 @@ async fn encrypted_backups_restore_only_with_their_key() {
     };
     c.insert("app", "items", docs(0)).await;
     c.backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("backup");
     c.insert("app", "items", docs(50)).await;

@@ -1,5 +1,5 @@
-//! A backup's life after it is written: a backup cut short by `kill -9` stays incomplete (no
-//! manifest), is never restored and is swept by the next backup's retention pass; retention
+//! A backup's life after it is written: a running backup is named by its tag; a backup cut
+//! short by `kill -9` stays incomplete (no manifest), is never restored and is swept by the next backup's retention pass; retention
 //! keeps the newest `min_backups`; `Verify` checks every chunk (and deep, opens a rebuilt
 //! copy) and names a corrupt one; `Delete` removes a backup's objects.
 
@@ -13,7 +13,7 @@ use crate::common::{Clients, Grpc, Server, ServerOptions, bulky, eventually};
 
 async fn backup(c: &mut Clients) -> v1::BackupSummary {
     c.backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("backup")
         .into_inner()
@@ -41,10 +41,10 @@ fn objects(bucket: &Path, id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
     let bucket = tempfile::tempdir().expect("tempdir");
-    // Slow on purpose: 1 MiB chunks uploaded at 1 MiB/s, so ~12 MiB take over ten seconds.
+    // Slow on purpose: level 19, one 1 MiB chunk at a time.
     let yaml = format!(
         "backup:\n  store: file://{}\n  chunk_size: 1MiB\n  parallelism: 1\n  \
-         max_upload_rate: 1MiB\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
+         compression_level: 19\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
         bucket.path().display()
     );
     let mut server = Server::start(ServerOptions::default().config(&yaml));
@@ -54,7 +54,13 @@ async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
         c.insert("app", "blobs", batch.to_vec()).await;
     }
     let mut running = c.backups.clone();
-    let attempt = tokio::spawn(async move { running.create(v1::CreateBackupRequest {}).await });
+    let attempt = tokio::spawn(async move {
+        running
+            .create(v1::CreateBackupRequest {
+                tag: "cut-short".into(),
+            })
+            .await
+    });
     let base = bucket.path().join("base");
     let mut id = String::new();
     eventually(Duration::from_secs(60), "the backup's first chunk", || {
@@ -69,6 +75,15 @@ async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
             .iter()
             .any(|o| o.ends_with(".zst"))
     });
+    // While it runs, the server names it by its tag.
+    let status = c
+        .backups
+        .status(v1::BackupStatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert!(status.backup_running, "{status:?}");
+    assert_eq!(status.backup_tag, "cut-short", "{status:?}");
     server.kill();
     assert!(
         attempt.await.expect("task").is_err(),
@@ -100,7 +115,12 @@ async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
     let next = backup(&mut c).await;
     assert_eq!(next.state, "complete");
     let listed = list(&mut c).await;
-    assert_eq!(listed, vec![next], "the interrupted backup was swept");
+    assert_eq!(
+        listed,
+        vec![next],
+        "the interrupted backup was swept; log:\n{}",
+        server.log()
+    );
     assert!(
         objects(bucket.path(), &id).is_empty(),
         "its chunks are gone"

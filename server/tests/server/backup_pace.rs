@@ -24,7 +24,7 @@ async fn a_paced_backup_uploads_no_faster_than_the_rate() {
     let start = Instant::now();
     let summary = c
         .backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("a paced backup completes")
         .into_inner();

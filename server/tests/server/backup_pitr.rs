@@ -45,7 +45,7 @@ async fn archived_through(c: &mut Clients, seq: u64) -> v1::BackupStatusResponse
 
 async fn back_up(c: &mut Clients) -> v1::BackupSummary {
     c.backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("backup")
         .into_inner()

@@ -14,7 +14,7 @@ async fn fill_and_back_up(c: &mut Clients) -> v1::BackupSummary {
     c.insert("app", "items", (0..100).map(sample).collect())
         .await;
     c.backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("backup")
         .into_inner()
@@ -195,7 +195,7 @@ async fn a_missing_bucket_is_a_clear_error_and_the_server_keeps_serving() {
     c.create_store("app", "items").await;
     let e = c
         .backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect_err("no bucket");
     assert_eq!(e.code(), Code::FailedPrecondition, "{e}");

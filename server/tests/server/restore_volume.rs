@@ -40,7 +40,7 @@ async fn backed_up(bucket: &Path) -> (Server, v1::BackupSummary, String) {
         .await;
     let backup = c
         .backups
-        .create(v1::CreateBackupRequest {})
+        .create(v1::CreateBackupRequest::default())
         .await
         .expect("backup")
         .into_inner();

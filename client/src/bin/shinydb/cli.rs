@@ -299,7 +299,11 @@ pub enum UserCmd {
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
     /// Takes an online base backup now and prints it when its manifest is written.
-    Create,
+    Create {
+        /// A label kept with the backup and listed (printable ASCII, no spaces).
+        #[arg(long, default_value = "")]
+        tag: String,
+    },
     /// Lists the backups in the store, newest first.
     List,
     /// Downloads every chunk of a backup and checks its hashes.

@@ -215,6 +215,7 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
             utc(b.ended_at_ms),
             b.raw_bytes.to_string(),
             b.stored_bytes.to_string(),
+            b.tag,
         ]
     };
     let header = [
@@ -225,9 +226,12 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
         "ended",
         "raw bytes",
         "stored bytes",
+        "tag",
     ];
     Ok(match cmd {
-        BackupCmd::Create => table(&header, vec![row(with_backup_progress(c).await?)]),
+        BackupCmd::Create { tag } => {
+            table(&header, vec![row(with_backup_progress(c, &tag).await?)])
+        }
         BackupCmd::List => table(
             &header,
             c.list_backups().await?.into_iter().map(row).collect(),
@@ -334,10 +338,10 @@ fn replica_status(s: &proto::ReplicationStatusResponse) -> String {
     out
 }
 
-/// Takes a base backup; on a terminal, a bar of its bytes from `Backups/Status` meanwhile.
-async fn with_backup_progress(c: &Client) -> CliResult<proto::BackupSummary> {
+/// Takes a base backup labelled `tag`; on a terminal, a bar of its bytes from `Backups/Status` meanwhile.
+async fn with_backup_progress(c: &Client, tag: &str) -> CliResult<proto::BackupSummary> {
     let bar = crate::transfer::progress(0);
-    let work = c.create_backup();
+    let work = c.create_backup(tag);
     tokio::pin!(work);
     let made = loop {
         tokio::select! {
