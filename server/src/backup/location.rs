@@ -1,6 +1,9 @@
 //! Where backups go: an object store and a prefix in it, opened from `backup:`.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -15,6 +18,8 @@ use crate::config::BackupConfig;
 /// An opened backup store, with the encryption key when one is configured.
 pub struct Location {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a `file://` store.
+    root: Option<PathBuf>,
     prefix: Key,
     url: String,
     sealer: Option<Arc<Sealer>>,
@@ -51,6 +56,7 @@ impl Location {
                 .with_automatic_cleanup(true);
             return Ok(Location {
                 store: Arc::new(store),
+                root: Some(root.to_path_buf()),
                 prefix: Key::default(),
                 url,
                 sealer,
@@ -91,6 +97,7 @@ impl Location {
         let store = builder.build().map_err(|e| bad(e.to_string()))?;
         Ok(Location {
             store: Arc::new(store),
+            root: None,
             prefix: Key::from(prefix.trim_matches('/')),
             url,
             sealer,
@@ -149,6 +156,28 @@ impl Location {
         match self.store.delete(key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Removes what a `file://` store's listing hides of backup `id` (a checked id) once its
+    /// objects are deleted: the staging files (`<name>#<n>`) of uploads a crash cut short,
+    /// which would keep its directory, and so a backup without a manifest, listed forever.
+    /// Nothing for other stores, whose uploads are atomic.
+    pub(crate) fn remove_hidden(&self, id: &str) -> Result<(), BackupError> {
+        let Some(root) = &self.root else {
+            return Ok(());
+        };
+        if id.is_empty() || id.contains(['/', '.']) {
+            return Ok(());
+        }
+        let dir = root.join("base").join(id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(BackupError::File {
+                what: "removing what is left of a deleted backup",
+                path: dir,
+                source: e,
+            }),
+            _ => Ok(()),
         }
     }
 

@@ -32,6 +32,7 @@ pub async fn delete(loc: &Location, id: &str) -> Result<u64, BackupError> {
     for (key, _) in objects.iter().filter(|(k, _)| *k != manifest) {
         loc.delete(key).await?;
     }
+    loc.remove_hidden(id)?;
     Ok(objects.len() as u64)
 }
 

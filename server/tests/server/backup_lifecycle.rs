@@ -1,7 +1,9 @@
 //! A backup's life after it is written: a running backup is named by its tag; a backup cut
-//! short by `kill -9` stays incomplete (no manifest), is never restored and is swept by the next backup's retention pass; retention
-//! keeps the newest `min_backups`; `Verify` checks every chunk (and deep, opens a rebuilt
-//! copy) and names a corrupt one; `Delete` removes a backup's objects.
+//! short by `kill -9` stays incomplete (no manifest), is never restored and is swept by the
+//! next backup's retention pass (in a directory store, with the staging file of a chunk
+//! upload it cut short); retention keeps the newest `min_backups`; `Verify` checks every
+//! chunk (and deep, opens a rebuilt copy) and names a corrupt one; `Delete` removes a
+//! backup's objects.
 
 use std::{path::Path, time::Duration};
 
@@ -41,10 +43,10 @@ fn objects(bucket: &Path, id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
     let bucket = tempfile::tempdir().expect("tempdir");
-    // Slow on purpose: level 19, one 1 MiB chunk at a time.
+    // Slow on purpose: 1 MiB chunks uploaded at 1 MiB/s, so ~12 MiB take over ten seconds.
     let yaml = format!(
         "backup:\n  store: file://{}\n  chunk_size: 1MiB\n  parallelism: 1\n  \
-         compression_level: 19\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
+         max_upload_rate: 1MiB\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
         bucket.path().display()
     );
     let mut server = Server::start(ServerOptions::default().config(&yaml));
@@ -125,6 +127,30 @@ async fn a_backup_killed_midway_is_incomplete_and_swept_by_the_next() {
         objects(bucket.path(), &id).is_empty(),
         "its chunks are gone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_upload_cut_short_in_a_directory_store_is_swept_too() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let yaml = format!(
+        "backup:\n  store: file://{}\n  retention:\n    sweep_incomplete_after_seconds: 0\n",
+        bucket.path().display()
+    );
+    // What a server killed while writing a chunk leaves: the store's staging file of the
+    // upload (`<object>#<n>`), which its listing hides, beside a chunk that was written.
+    let cut = bucket.path().join("base").join("20261203T120000000Z-7");
+    std::fs::create_dir_all(&cut).expect("mkdir");
+    std::fs::write(cut.join("data.db.0.zst"), b"chunk").expect("chunk");
+    std::fs::write(cut.join("data.db.1.zst#1"), b"half a chunk").expect("staging file");
+    let server = Server::start(ServerOptions::default().config(&yaml));
+    let mut c = server.admin().await;
+    let listed = list(&mut c).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].state, "incomplete");
+
+    let next = backup(&mut c).await;
+    assert_eq!(list(&mut c).await, vec![next], "the cut backup was swept");
+    assert!(!cut.exists(), "its directory is left");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
