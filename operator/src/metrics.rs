@@ -35,6 +35,10 @@ pub struct Metrics {
     pub restores: IntCounterVec,
     /// Seconds from a restore's start until its instance served the restored data.
     pub restore_duration: Histogram,
+    /// Restore drills that ended, by result (`passed`, `failed`).
+    pub drills: IntCounterVec,
+    /// Each instance's last drill's recovery time in seconds.
+    pub drill_recovery_seconds: GaugeVec,
     ready: AtomicBool,
 }
 
@@ -104,6 +108,22 @@ impl Metrics {
         )?;
         registry.register(Box::new(restores.clone()))?;
         registry.register(Box::new(restore_duration.clone()))?;
+        let drills = IntCounterVec::new(
+            Opts::new(
+                "shinydb_operator_drills_total",
+                "Restore drills that ended, by result.",
+            ),
+            &["result"],
+        )?;
+        let drill_recovery_seconds = GaugeVec::new(
+            Opts::new(
+                "shinydb_operator_drill_recovery_seconds",
+                "The recovery time the instance's last restore drill measured.",
+            ),
+            &["namespace", "instance"],
+        )?;
+        registry.register(Box::new(drills.clone()))?;
+        registry.register(Box::new(drill_recovery_seconds.clone()))?;
         Ok(Metrics {
             registry,
             reconciliations,
@@ -114,6 +134,8 @@ impl Metrics {
             last_backup_success,
             restores,
             restore_duration,
+            drills,
+            drill_recovery_seconds,
             ready: AtomicBool::new(false),
         })
     }

@@ -380,6 +380,8 @@ fn backup_status(
     let mut status = old.cloned().unwrap_or_default();
     if let Some(b) = &inputs.backup {
         status.schedules.clone_from(&b.schedules);
+        status.drills.clone_from(&b.drills);
+        status.last_drill.clone_from(&b.last_drill);
     }
     let Some(Ok(server)) = inputs.backup_server else {
         return Some(status);

@@ -147,7 +147,12 @@ pub fn validate(db: &ShinyDB, referenced: &Referenced) -> Result<Validated, Vali
             });
         }
     }
-    for schedule in db.spec.backup.iter().flat_map(|b| &b.schedules) {
+    for schedule in db
+        .spec
+        .backup
+        .iter()
+        .flat_map(|b| b.schedules.iter().chain(&b.drills))
+    {
         Schedule::parse(schedule)?;
     }
     for (field, name, wanted) in backup_secret_keys(db) {

@@ -11,12 +11,16 @@
 //! - a chunk of the base backup corrupted in the bucket: an in-place restore of it fails
 //!   `ChecksumMismatch` naming the object, and the instance serves its 5 documents again;
 //! - every ShinyBackup deleted: the inventory comes back from the bucket (one read-only
-//!   ShinyBackup per complete backup).
+//!   ShinyBackup per complete backup);
+//! - an every-minute restore drill passes (the newest backup restored into a throwaway
+//!   instance serves the manifest's counts), records its recovery time, and the throwaway
+//!   instance, its volume and its ShinyRestore are deleted.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Api;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
@@ -274,6 +278,58 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     say(format!(
         "  restores: {} backups rediscovered from the bucket after {:?}",
         found.len(),
+        start.elapsed()
+    ));
+
+    // A restore drill every minute: the newest backup restored into a throwaway instance,
+    // its store counts checked against the manifest, the result recorded, the throwaway gone.
+    crate::operator::patch_db(
+        &ns,
+        "src",
+        json!({"spec": {"backup": {"drills": [{"name": "minutely", "cron": "* * * * *"}]}}}),
+    )
+    .await?;
+    let drill = wait_until("a restore drill to end", 5 * MINUTE, || {
+        let dbs = shinydbs(&ns);
+        async move {
+            let db = dbs.get("src").await?;
+            let last = db.data["status"]["backup"]["lastDrill"].clone();
+            Ok((!last.is_null()).then_some(last))
+        }
+    })
+    .await?;
+    check(
+        field(&drill, "result") == "Passed"
+            && field(&drill, "message").contains("10 documents")
+            && drill["recoverySeconds"].is_u64(),
+        || format!("the drill: {drill}"),
+    )?;
+    let throwaway = field(&drill, "restore").replace("-drill-minutely-", "-drill-");
+    wait_until("the drill's throwaway instance to go", 3 * MINUTE, || {
+        let (dbs, claims, restores) = (
+            shinydbs(&ns),
+            ns.api::<PersistentVolumeClaim>(),
+            shinyrestores(&ns),
+        );
+        let (throwaway, restore) = (throwaway.clone(), field(&drill, "restore").to_string());
+        async move {
+            let gone = dbs.get_opt(&throwaway).await?.is_none()
+                && claims
+                    .get_opt(&format!("data-{throwaway}-0"))
+                    .await?
+                    .is_none()
+                && restores.get_opt(&restore).await?.is_none();
+            Ok(gone.then_some(()))
+        }
+    })
+    .await?;
+    let events = events_of(&ns, "src").await?;
+    check(events.iter().any(|e| e == "DrillPassed"), || {
+        format!("events of src: {events:?}")
+    })?;
+    say(format!(
+        "  restores: a drill passed ({}s to recover) and was cleaned up after {:?}",
+        drill["recoverySeconds"],
         start.elapsed()
     ));
     ns.delete().await?;

@@ -21,9 +21,9 @@ use super::apply::{apply, delete_owned};
 use super::backup_status::{self, BACKUP_STATUS_INTERVAL};
 use super::dereference::{Fetched, dereference};
 use super::events;
-use super::inventory;
 use super::ownership::foreign_child;
 use super::schedules;
+use super::{drills, inventory};
 use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names};
 use crate::crd::{ShinyDB, ShinyDBStatus};
 use crate::error::Error;
@@ -238,6 +238,18 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     } else {
         schedules::run_due(ctx, db, &names, now).await?
     };
+    // 7b. drills: restore the newest backup into a throwaway instance and check it
+    let drilled = if fetched.observed.held_by.is_none() && db.spec.backup.is_some() {
+        Some(drills::run(ctx, db, &names, now).await?)
+    } else {
+        None
+    };
+    let mut backup = scheduled.status;
+    if let Some(d) = &drilled {
+        let b = backup.get_or_insert_with(Default::default);
+        b.drills.clone_from(&d.drills);
+        b.last_drill.clone_from(&d.last);
+    }
     let ready = stateful_set
         .status
         .as_ref()
@@ -252,7 +264,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         problem: None,
         tls: desired.tls.as_ref(),
         provided_certificate: validated.provided_certificate.as_ref(),
-        backup: scheduled.status,
+        backup,
         backup_server: backup_server.as_ref(),
         held_by: fetched.observed.held_by.as_deref(),
         now,
@@ -276,8 +288,10 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
     } else {
         next
     };
-    let next = scheduled
-        .next
+    let next = [scheduled.next, drilled.and_then(|d| d.next)]
+        .into_iter()
+        .flatten()
+        .min()
         .and_then(|t| Duration::try_from(t.duration_since(now)).ok())
         .map_or(next, |d| next.min(d.max(Duration::from_secs(1))));
     Ok(Action::requeue(next))

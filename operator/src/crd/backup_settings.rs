@@ -33,9 +33,17 @@ pub struct BackupSettings {
     #[schemars(length(max = 16))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub schedules: Vec<BackupSchedule>,
+    /// Restore drills: each run restores the newest complete backup into a throwaway instance
+    /// `<instance>-drill-<UTC yyyymmddhhmm>`, checks every store's document count against the
+    /// backup's manifest, records the result and the recovery time in
+    /// `status.backup.lastDrill`, then deletes the throwaway instance and its volume.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub drills: Vec<BackupSchedule>,
 }
 
-/// A backup schedule, with CronJob's semantics: 5-field cron in an IANA time zone; a run
+/// A backup (or drill) schedule, with CronJob's semantics: 5-field cron in an IANA time zone; a run
 /// missed (the operator was down) is taken late once if still inside `startingDeadline`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -15,9 +15,9 @@ pub use restore::{
     ShinyRestoreSpec, ShinyRestoreStatus,
 };
 pub use shinydb::{
-    AdminPasswordSecret, AuthSpec, BackupStatus, MonitoringSpec, Phase, PodTemplateOverrides,
-    PullPolicy, ScheduleStatus, ServiceSpec, ServiceType, ShinyDB, ShinyDBSpec, ShinyDBStatus,
-    StorageSpec, TlsMode, TlsSpec, VolumeReclaimPolicy,
+    AdminPasswordSecret, AuthSpec, BackupStatus, DrillResult, DrillStatus, MonitoringSpec, Phase,
+    PodTemplateOverrides, PullPolicy, ScheduleStatus, ServiceSpec, ServiceType, ShinyDB,
+    ShinyDBSpec, ShinyDBStatus, StorageSpec, TlsMode, TlsSpec, VolumeReclaimPolicy,
 };
 pub use store::{ObjectStore, S3Credentials, SecretKeySelector};
 

@@ -414,6 +414,51 @@ pub struct BackupStatus {
     /// Each schedule's last and next run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedules: Vec<ScheduleStatus>,
+    /// Each restore drill's last and next run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<DrillStatus>,
+    /// The last drill that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<DrillResult>,
+}
+
+/// One restore drill's runs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillStatus {
+    /// The drill's name.
+    pub name: String,
+    /// The slot of its last run (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<String>,
+    /// Its next slot (RFC 3339); unset while suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_schedule_time: Option<String>,
+    /// The ShinyRestore its last run created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restore: Option<String>,
+}
+
+/// What a restore drill found.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillResult {
+    /// The drill's name.
+    pub name: String,
+    /// Its ShinyRestore.
+    pub restore: String,
+    /// The backup it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// `Passed` or `Failed`.
+    pub result: String,
+    /// What was checked, or what failed.
+    pub message: String,
+    /// Seconds from the restore's start to its instance serving the restored data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_seconds: Option<u64>,
+    /// When it ended (RFC 3339).
+    pub finished_at: String,
 }
 
 /// One schedule's runs.

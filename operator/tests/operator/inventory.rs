@@ -17,6 +17,7 @@ fn summary(id: &str, state: &str) -> BackupSummary {
         raw_bytes: 4096,
         stored_bytes: 1024,
         tag: String::new(),
+        stores: Vec::new(),
     }
 }
 

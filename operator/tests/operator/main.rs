@@ -10,6 +10,7 @@ mod backup_follow;
 mod backup_settings;
 mod build;
 mod crds;
+mod drills;
 mod inventory;
 mod reconcile_mock;
 mod restore_job;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use shinydb_proto::v1::{
     ArchiveGap, BackupStatusRequest, BackupStatusResponse, BackupSummary, CreateBackupRequest,
     DeleteBackupRequest, DeleteBackupResponse, ListBackupsRequest, ListBackupsResponse,
-    VerifyBackupRequest, VerifyBackupResponse, backups_server,
+    StoreDocuments, VerifyBackupRequest, VerifyBackupResponse, backups_server,
 };
 use tonic::{Request, Response, Status};
 
@@ -139,6 +139,15 @@ fn summary(m: &Manifest) -> BackupSummary {
         raw_bytes: m.raw_bytes(),
         stored_bytes: m.stored_bytes(),
         tag: m.tag.clone(),
+        stores: m
+            .stores
+            .iter()
+            .map(|s| StoreDocuments {
+                space: s.space.clone(),
+                store: s.store.clone(),
+                documents: s.documents,
+            })
+            .collect(),
     }
 }
 

@@ -1,9 +1,9 @@
 //! A backup's life after it is written: a running backup is named by its tag; a backup cut
 //! short by `kill -9` stays incomplete (no manifest), is never restored and is swept by the
 //! next backup's retention pass (in a directory store, with the staging file of a chunk
-//! upload it cut short); retention keeps the newest `min_backups`; `Verify` checks every
-//! chunk (and deep, opens a rebuilt copy) and names a corrupt one; `Delete` removes a
-//! backup's objects.
+//! upload it cut short); retention keeps the newest `min_backups`, listed with their stores'
+//! document counts; `Verify` checks every chunk (and deep, opens a rebuilt copy) and names a
+//! corrupt one; `Delete` removes a backup's objects.
 
 use std::{path::Path, time::Duration};
 
@@ -170,12 +170,26 @@ async fn retention_keeps_the_newest_min_backups_past_the_window() {
         made.push(backup(&mut c).await);
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    let ids: Vec<String> = list(&mut c).await.into_iter().map(|b| b.id).collect();
+    let listed = list(&mut c).await;
+    let ids: Vec<String> = listed.iter().map(|b| b.id.clone()).collect();
     assert_eq!(
         ids,
         vec![made[2].id.clone(), made[1].id.clone()],
         "the newest two stay"
     );
+    // Each listed with its stores' document counts, from its manifest.
+    let counts: Vec<Vec<(String, String, u64)>> = listed
+        .iter()
+        .map(|b| {
+            b.stores
+                .iter()
+                .filter(|s| s.space == "app")
+                .map(|s| (s.space.clone(), s.store.clone(), s.documents))
+                .collect()
+        })
+        .collect();
+    let items = |n| vec![("app".to_string(), "items".to_string(), n)];
+    assert_eq!(counts, vec![items(3), items(2)]);
     assert!(
         objects(bucket.path(), &made[0].id).is_empty(),
         "the oldest is deleted"
