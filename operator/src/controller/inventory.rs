@@ -4,7 +4,9 @@
 //! with what their manifests say, so the inventory can be rebuilt from the bucket alone.
 //!
 //! The store is listed only when its server counts more complete backups than the
-//! instance's ShinyBackups hold (listing reads every manifest).
+//! instance's ShinyBackups hold (listing reads every manifest). A backup tagged with the uid
+//! of an existing ShinyBackup is that one's, even before it records it (it ran while the
+//! operator was down), and untagged ones (servers without tags) wait until none is unfinished.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -43,7 +45,7 @@ pub async fn run(
         return Ok(());
     };
     let api: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let held: HashSet<String> = api
+    let mine: Vec<ShinyBackup> = api
         .list(&ListParams::default())
         .await
         .map_err(|source| Error::Fetch {
@@ -53,9 +55,9 @@ pub async fn run(
         .items
         .into_iter()
         .filter(|b| b.spec.instance == names.instance)
-        .filter_map(|b| b.status?.backup_id)
         .collect();
-    if status.backups as usize <= held.len() {
+    let held = Held::of(&mine);
+    if status.backups as usize <= held.ids.len() {
         return Ok(());
     }
     let listed = async {
@@ -77,11 +79,49 @@ pub async fn run(
     Ok(())
 }
 
-/// The complete backups in `listed` whose ids are not in `held`.
-pub fn unheld<'a>(listed: &'a [BackupSummary], held: &HashSet<String>) -> Vec<&'a BackupSummary> {
+/// What the instance's ShinyBackups hold, or may still claim.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The backup ids they hold.
+    pub ids: HashSet<String>,
+    /// Their uids: a backup tagged with one is that ShinyBackup's, even before it records it.
+    pub uids: HashSet<String>,
+    /// Whether one has not finished: it may still claim an untagged backup (from a server
+    /// without tags) by its start time.
+    pub unfinished: bool,
+}
+
+impl Held {
+    /// What `backups` hold.
+    pub fn of(backups: &[ShinyBackup]) -> Held {
+        Held {
+            ids: backups
+                .iter()
+                .filter_map(|b| b.status.as_ref()?.backup_id.clone())
+                .collect(),
+            uids: backups.iter().filter_map(ResourceExt::uid).collect(),
+            unfinished: backups.iter().any(|b| {
+                !matches!(
+                    b.status.as_ref().and_then(|s| s.phase),
+                    Some(BackupPhase::Completed | BackupPhase::Failed)
+                )
+            }),
+        }
+    }
+}
+
+/// The complete backups in `listed` that no ShinyBackup holds or may still claim.
+pub fn unheld<'a>(listed: &'a [BackupSummary], held: &Held) -> Vec<&'a BackupSummary> {
     listed
         .iter()
-        .filter(|b| b.state == "complete" && !held.contains(&b.id))
+        .filter(|b| b.state == "complete" && !held.ids.contains(&b.id))
+        .filter(|b| {
+            if b.tag.is_empty() {
+                !held.unfinished
+            } else {
+                !held.uids.contains(&b.tag)
+            }
+        })
         .collect()
 }
 

@@ -14,7 +14,7 @@ mod schedules;
 pub use apply::{apply, write_status_of};
 pub use dereference::get as get_opt;
 pub use drills::{DRILL_LABEL, compare_counts, drill_instance, drill_restore, newest_completed};
-pub use inventory::{DISCOVERED_LABEL, discovered_name, discovered_status, unheld};
+pub use inventory::{DISCOVERED_LABEL, Held, discovered_name, discovered_status, unheld};
 pub use ownership::controlled_by;
 pub use reconcile::{Context, error_policy, reconcile};
 pub use schedules::{INSTANCE_LABEL, SCHEDULE_LABEL};

@@ -1,10 +1,11 @@
-//! The inventory rebuilt from the store: which listed backups need a ShinyBackup, what it is
-//! named and the Completed status it gets from the manifest.
+//! The inventory rebuilt from the store: which listed backups need a ShinyBackup (never one a
+//! running ShinyBackup may still claim), what it is named and the Completed status it gets
+//! from the manifest.
 
 use std::collections::HashSet;
 
 use shinydb_client::proto::BackupSummary;
-use shinydb_operator::controller::{discovered_name, discovered_status, unheld};
+use shinydb_operator::controller::{Held, discovered_name, discovered_status, unheld};
 use shinydb_operator::crd::BackupPhase;
 
 fn summary(id: &str, state: &str) -> BackupSummary {
@@ -28,12 +29,41 @@ fn only_complete_backups_no_shinybackup_holds_are_discovered() {
         summary("20261203T124900Z-7", "incomplete"),
         summary("20261203T124800Z-5", "complete"),
     ];
-    let held = HashSet::from(["20261203T124800Z-5".to_string()]);
+    let held = Held {
+        ids: HashSet::from(["20261203T124800Z-5".to_string()]),
+        ..Held::default()
+    };
     let ids: Vec<&str> = unheld(&listed, &held)
         .iter()
         .map(|b| b.id.as_str())
         .collect();
     assert_eq!(ids, ["20261203T125000Z-9"]);
+}
+
+#[test]
+fn a_backup_a_running_shinybackup_may_still_claim_is_not_discovered() {
+    // Tagged with the uid of a ShinyBackup that has not recorded it yet (the operator
+    // restarted while it ran): it is that ShinyBackup's.
+    let tagged = BackupSummary {
+        tag: "uid-running".into(),
+        ..summary("20261203T142700Z-112", "complete")
+    };
+    let untagged = summary("20261203T142800Z-113", "complete");
+    let listed = vec![tagged, untagged];
+    let running = Held {
+        uids: HashSet::from(["uid-running".to_string()]),
+        unfinished: true,
+        ..Held::default()
+    };
+    assert!(unheld(&listed, &running).is_empty());
+    // Once none is unfinished, an untagged one (a server without tags) is discovered; so is
+    // a backup tagged for a ShinyBackup that is gone.
+    let finished = Held::default();
+    let ids: Vec<&str> = unheld(&listed, &finished)
+        .iter()
+        .map(|b| b.id.as_str())
+        .collect();
+    assert_eq!(ids, ["20261203T142700Z-112", "20261203T142800Z-113"]);
 }
 
 #[test]
