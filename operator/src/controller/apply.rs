@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -62,6 +62,22 @@ where
             source,
         })?;
     Ok(true)
+}
+
+/// Creates `obj` unless an object of its name exists (a run decided twice: its fixed name
+/// makes the repeat find it). Returns whether it created it.
+pub async fn create_once<K>(api: &Api<K>, obj: &K) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+{
+    match api.create(&PostParams::default(), obj).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(source) => Err(Error::Apply {
+            what: format!("creating {}", what::<K>(&obj.name_any())),
+            source,
+        }),
+    }
 }
 
 /// Writes `status` of `obj` through the status subresource (server-side apply: fields it no

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::ListParams;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::build::{Names, Observed};
-use crate::crd::{ShinyDB, ShinyRestore, TlsMode};
+use crate::crd::{ShinyBackup, ShinyDB, ShinyRestore, TlsMode};
 use crate::error::Error;
 use crate::restore::{HOLD_ANNOTATION, holds};
 use crate::validate::{Referenced, backup_secret_keys};
@@ -30,6 +31,27 @@ pub struct Fetched {
     pub stateful_set: Option<StatefulSet>,
     /// The PodDisruptionBudget.
     pub pdb: Option<PodDisruptionBudget>,
+}
+
+/// The ShinyBackups of `instance` in `ns`.
+pub async fn backups_of(
+    client: &Client,
+    ns: &str,
+    instance: &str,
+) -> Result<Vec<ShinyBackup>, Error> {
+    let api: Api<ShinyBackup> = Api::namespaced(client.clone(), ns);
+    let all = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::Fetch {
+            what: "ShinyBackups".into(),
+            source,
+        })?;
+    Ok(all
+        .items
+        .into_iter()
+        .filter(|b| b.spec.instance == instance)
+        .collect())
 }
 
 /// Object `name` of kind `K` in `ns`, if it exists.

@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams};
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use shinydb_client::proto::StoreDocuments;
 use tracing::info;
 
+use super::apply::create_once;
+use super::dereference::backups_of;
 use super::reconcile::Context;
 use super::schedules::INSTANCE_LABEL;
 use crate::backup::admin_client;
@@ -203,19 +205,7 @@ async fn start(
     name: &str,
     slot: Timestamp,
 ) -> Result<(), Error> {
-    let backups: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let listed = backups
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::Fetch {
-            what: "ShinyBackups".into(),
-            source,
-        })?
-        .items;
-    let mine: Vec<ShinyBackup> = listed
-        .into_iter()
-        .filter(|b| b.spec.instance == names.instance)
-        .collect();
+    let mine = backups_of(&ctx.client, &names.namespace, &names.instance).await?;
     let source = newest_completed(&mine).map(ResourceExt::name_any);
     let restores: Api<ShinyRestore> = Api::namespaced(ctx.client.clone(), &names.namespace);
     // Without a complete backup the restore fails its pre-flight check (BackupNotFound),
@@ -239,24 +229,17 @@ async fn start(
         kind: "ShinyRestore",
         source,
     })?;
-    match restores.create(&PostParams::default(), &body).await {
-        Ok(_) => {
-            ctx.publish(
-                &db.object_ref(&()),
-                EventType::Normal,
-                "DrillStarted",
-                "Drill",
-                format!("drill {drill} created ShinyRestore {name}"),
-            )
-            .await;
-            Ok(())
-        }
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(source) => Err(Error::Apply {
-            what: format!("creating ShinyRestore {name} of {}", db.name_any()),
-            source,
-        }),
+    if create_once(&restores, &body).await? {
+        ctx.publish(
+            &db.object_ref(&()),
+            EventType::Normal,
+            "DrillStarted",
+            "Drill",
+            format!("drill {drill} created ShinyRestore {name}"),
+        )
+        .await;
     }
+    Ok(())
 }
 
 /// What drill restore `restore` found: its failure, or the throwaway's store counts against

@@ -12,13 +12,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::api::{ListParams, PostParams};
+use kube::api::PostParams;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use shinydb_client::proto::{BackupStatusResponse, BackupSummary};
 use tracing::{info, warn};
 
+use super::dereference::backups_of;
 use super::reconcile::Context;
 use super::schedules::INSTANCE_LABEL;
 use super::write_status_of;
@@ -45,17 +46,7 @@ pub async fn run(
         return Ok(());
     };
     let api: Api<ShinyBackup> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let mine: Vec<ShinyBackup> = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::Fetch {
-            what: "ShinyBackups".into(),
-            source,
-        })?
-        .items
-        .into_iter()
-        .filter(|b| b.spec.instance == names.instance)
-        .collect();
+    let mine = backups_of(&ctx.client, &names.namespace, &names.instance).await?;
     let held = Held::of(&mine);
     if status.backups as usize <= held.ids.len() {
         return Ok(());

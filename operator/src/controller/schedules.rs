@@ -4,11 +4,11 @@
 //! ShinyBackup has a fixed name, and a second create finds it exists.
 
 use jiff::Timestamp;
-use kube::api::PostParams;
 use kube::runtime::events::EventType;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Resource};
 use serde_json::json;
 
+use super::apply::create_once;
 use super::reconcile::Context;
 use crate::build::Names;
 use crate::crd::{BackupStatus, ScheduleStatus, ShinyBackup, ShinyDB};
@@ -122,22 +122,15 @@ async fn create_backup(
         kind: "ShinyBackup",
         source,
     })?;
-    match api.create(&PostParams::default(), &body).await {
-        Ok(_) => {
-            ctx.publish(
-                &db.object_ref(&()),
-                EventType::Normal,
-                "BackupScheduled",
-                "Schedule",
-                format!("schedule {schedule} created ShinyBackup {name}"),
-            )
-            .await;
-            Ok(())
-        }
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(source) => Err(Error::Apply {
-            what: format!("creating ShinyBackup {name} of {}", db.name_any()),
-            source,
-        }),
+    if create_once(&api, &body).await? {
+        ctx.publish(
+            &db.object_ref(&()),
+            EventType::Normal,
+            "BackupScheduled",
+            "Schedule",
+            format!("schedule {schedule} created ShinyBackup {name}"),
+        )
+        .await;
     }
+    Ok(())
 }
