@@ -1,6 +1,9 @@
 //! `shinydb backup create`, `list`, `status`, `verify` and `delete` against a server that
 //! backs up into a local directory (a backup's tag is listed with it, a bad tag refused);
-//! without a configured store a backup fails, saying what to set.
+//! without `--wait`, `create` returns while the server runs the backup, which completes on
+//! its own; without a configured store a backup fails, saying what to set.
+
+use std::time::{Duration, Instant};
 
 use crate::common::{admin_cli, server, server_with};
 
@@ -19,7 +22,7 @@ fn backups_are_created_and_listed() {
     ok(&["space", "create", "app"]);
     ok(&["store", "create", "app.items"]);
     ok(&["query", "app.items.insert({n: 1})"]);
-    let created = ok(&["backup", "create", "--tag", "before-upgrade"]);
+    let created = ok(&["backup", "create", "--wait", "--tag", "before-upgrade"]);
     assert!(created.contains("complete"), "{created}");
     let id = created
         .lines()
@@ -72,4 +75,60 @@ fn without_a_store_a_backup_says_what_to_configure() {
     let (code, _, err) = admin_cli(&s, &["backup", "create"]);
     assert_eq!(code, 1);
     assert!(err.contains("backup.store"), "{err}");
+}
+
+#[test]
+fn without_wait_a_backup_completes_after_the_command_returns() {
+    let bucket = tempfile::tempdir().expect("tempdir");
+    // Slow on purpose: ~300 KB stored at 64 KiB/s take a few seconds.
+    let s = server_with(&format!(
+        "backup:\n  store: file://{}\n  max_upload_rate: 64KiB\n",
+        bucket.path().display()
+    ));
+    let ok = |args: &[&str]| {
+        let (code, out, err) = admin_cli(&s, args);
+        assert_eq!(code, 0, "shinydb {args:?}: {err}");
+        out
+    };
+    ok(&["space", "create", "app"]);
+    ok(&["store", "create", "app.blobs"]);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..10 {
+        let hex: String = (0..60_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from_digit((x % 16) as u32, 16).expect("a hex digit")
+            })
+            .collect();
+        ok(&["query", &format!("app.blobs.insert({{s: \"{hex}\"}})")]);
+    }
+    let started = ok(&["backup", "create", "--tag", "detached"]);
+    assert!(
+        started.contains("backup started (tag detached)"),
+        "{started}"
+    );
+    let running = ok(&["backup", "status"]);
+    assert!(
+        running
+            .lines()
+            .any(|l| l.contains("running backup") && l.contains(" of ")),
+        "not running once the command returned:\n{running}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let listed = ok(&["backup", "list"]);
+        if listed
+            .lines()
+            .any(|l| l.contains("detached") && l.contains("complete"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the detached backup never completed:\n{listed}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

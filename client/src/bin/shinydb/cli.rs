@@ -298,11 +298,15 @@ pub enum UserCmd {
 /// `backup ...`.
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
-    /// Takes an online base backup now and prints it when its manifest is written.
+    /// Starts an online base backup now; returns once the server runs it (the server
+    /// finishes it on its own), or with `--wait` when its manifest is written.
     Create {
         /// A label kept with the backup and listed (printable ASCII, no spaces).
         #[arg(long, default_value = "")]
         tag: String,
+        /// Wait for the backup to complete (a progress bar on a terminal) and print it.
+        #[arg(long)]
+        wait: bool,
     },
     /// Lists the backups in the store, newest first.
     List,

@@ -229,9 +229,21 @@ pub async fn backup(c: &Client, cmd: BackupCmd) -> CliResult<String> {
         "tag",
     ];
     Ok(match cmd {
-        BackupCmd::Create { tag } => {
+        BackupCmd::Create { tag, wait: true } => {
             table(&header, vec![row(with_backup_progress(c, &tag).await?)])
         }
+        BackupCmd::Create { tag, wait: false } => match started_backup(c, &tag).await? {
+            Started::Running(total) => format!(
+                "backup started{}: {total} bytes to copy; `shinydb backup status` follows it, \
+                 `shinydb backup list` lists it once complete",
+                if tag.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (tag {tag})")
+                }
+            ),
+            Started::Done(m) => table(&header, vec![row(m)]),
+        },
         BackupCmd::List => table(
             &header,
             c.list_backups().await?.into_iter().map(row).collect(),
@@ -339,6 +351,34 @@ fn replica_status(s: &proto::ReplicationStatusResponse) -> String {
 }
 
 /// Takes a base backup labelled `tag`; on a terminal, a bar of its bytes from `Backups/Status` meanwhile.
+/// What `backup create` without `--wait` saw first.
+enum Started {
+    /// The server runs the backup, this many raw bytes to copy.
+    Running(u64),
+    /// The backup completed before the server was seen running it.
+    Done(proto::BackupSummary),
+}
+
+/// Asks for a backup tagged `tag` and returns as soon as the server reports it running (it
+/// completes on its own when this request goes), or with its summary if it ends first.
+async fn started_backup(c: &Client, tag: &str) -> CliResult<Started> {
+    let work = c.create_backup(tag);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            r = &mut work => return Ok(Started::Done(r?)),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if let Ok(s) = c.backup_status().await
+                    && s.backup_running
+                    && s.backup_tag == tag
+                {
+                    return Ok(Started::Running(s.backup_bytes_total));
+                }
+            }
+        }
+    }
+}
+
 async fn with_backup_progress(c: &Client, tag: &str) -> CliResult<proto::BackupSummary> {
     let bar = crate::transfer::progress(0);
     let work = c.create_backup(tag);
