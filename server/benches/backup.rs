@@ -5,7 +5,8 @@
 //!
 //! `cargo bench -p shinydb-server --bench backup` (needs `moto_server` on PATH, as the tests
 //! do). `SHINYDB_BENCH_BYTES` sets the store's size (default 1 GiB); `SHINYDB_BENCH_DIR` where
-//! the data goes (default `.`). Results go to stdout as a markdown table; `bench/results/`
+//! the data goes (default `.`); `SHINYDB_BENCH_PACE_MIB` the paced run's `max_upload_rate`
+//! in MiB/s (default 32). Results go to stdout as a markdown table; `bench/results/`
 //! records them.
 
 #![expect(
@@ -28,7 +29,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use shinydb_engine::{Db, Options, SyncMode};
 use shinydb_server::{
     Metrics,
-    backup::{Backups, Location, Progress, RestoreOptions, RestoreTarget, create, restore},
+    backup::{Backups, Location, Progress, RestoreOptions, RestoreTarget, create, delete, restore},
     config::BackupConfig,
 };
 use shinydb_testkit::S3Server;
@@ -68,6 +69,22 @@ fn durable_write_rate(db: &Arc<Db>, base: i64, until: impl FnOnce()) -> f64 {
         t.join().expect("writer");
     }
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Durable inserts per second without a backup just before and after one, and while it ran.
+struct Foreground {
+    before: f64,
+    during: f64,
+    after: f64,
+    /// How long the backup took under that load.
+    took: Duration,
+}
+
+impl Foreground {
+    /// The rate without a backup: the mean of the rates before and after.
+    fn without(&self) -> f64 {
+        f64::midpoint(self.before, self.after)
+    }
 }
 
 fn main() {
@@ -235,24 +252,81 @@ fn main() {
         started.elapsed()
     });
 
-    // Foreground durable writes without a backup, then while one runs from start to end.
-    let alone = durable_write_rate(&db, 0, || {
-        std::thread::sleep(backup_time.max(Duration::from_secs(5)));
-    });
-    let during = durable_write_rate(&db, 1_000_000_000, || {
-        runtime.block_on(async {
-            let loc = Location::open(&cfg).expect("store");
-            create(
-                Arc::clone(&db),
-                &loc,
-                &cfg,
-                "0000000000000000".into(),
-                String::new(),
-                &Progress::default(),
-            )
+    // moto keeps every object in its memory: let the first backup and the floor's go.
+    runtime.block_on(async {
+        delete(&loc, &backup.id)
             .await
-            .expect("backup under load");
+            .expect("delete the first backup");
+        for i in 0..sizes.len() {
+            store
+                .delete(&Path::from(format!("floor/{i}")))
+                .await
+                .expect("delete a floor object");
+        }
+    });
+
+    // Foreground durable writes while a backup runs from start to end, beside their rate
+    // without one just before and just after (the VM disk's fsync time drifts between
+    // minutes, so one baseline taken earlier is not the rate the backup competed with). Three
+    // stores: moto's (sharing the two cores), a `file://` directory in memory (no moto: the
+    // backup's own reading, hashing and zstd), and moto paced by `backup.max_upload_rate`.
+    let mut base = 0;
+    let mut under_backup = |cfg: &BackupConfig| {
+        let window = backup_time.max(Duration::from_secs(5));
+        let mut next = || {
+            base += 100_000_000_000;
+            base
+        };
+        let before = durable_write_rate(&db, next(), || std::thread::sleep(window));
+        let mut took = Duration::ZERO;
+        let during = durable_write_rate(&db, next(), || {
+            runtime.block_on(async {
+                let started = Instant::now();
+                let loc = Location::open(cfg).expect("store");
+                let m = create(
+                    Arc::clone(&db),
+                    &loc,
+                    cfg,
+                    "0000000000000000".into(),
+                    String::new(),
+                    &Progress::default(),
+                )
+                .await
+                .expect("backup under load");
+                took = started.elapsed();
+                // moto keeps every object in its memory: let this one go.
+                delete(&loc, &m.id).await.expect("delete the backup");
+            });
         });
+        let after = durable_write_rate(&db, next(), || std::thread::sleep(window));
+        Foreground {
+            before,
+            during,
+            after,
+            took,
+        }
+    };
+    let with_moto = under_backup(&cfg);
+    let memory = tempfile::tempdir_in(
+        ["/dev/shm", "/tmp"]
+            .into_iter()
+            .find(|d| std::path::Path::new(d).is_dir())
+            .expect("a scratch directory"),
+    )
+    .expect("in-memory store");
+    let with_file = under_backup(&BackupConfig {
+        store: Some(format!("file://{}", memory.path().display())),
+        ..cfg.clone()
+    });
+    drop(memory);
+    let paced_rate = std::env::var("SHINYDB_BENCH_PACE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(32)
+        << 20;
+    let with_pace = under_backup(&BackupConfig {
+        max_upload_rate: Some(shinydb_server::config::ByteSize(paced_rate)),
+        ..cfg.clone()
     });
 
     // Archive lag under a steady durable write load: 4 writers for 30 s with a 5 s timeout;
@@ -332,11 +406,23 @@ fn main() {
         get_time.as_secs_f64(),
         restore_time.as_secs_f64() / get_time.as_secs_f64()
     );
-    println!("| durable inserts (4 threads), no backup | {alone:.0}/s | - |");
-    println!(
-        "| durable inserts during a backup | {during:.0}/s ({:.0} %) | >= 80 % |",
-        100.0 * during / alone
-    );
+    for (store, f) in [
+        ("moto", &with_moto),
+        ("a file:// directory in memory", &with_file),
+        (
+            &*format!("moto, max_upload_rate {} MiB/s", paced_rate >> 20),
+            &with_pace,
+        ),
+    ] {
+        println!(
+            "| durable inserts (4 threads) during a backup to {store} ({:.1} s) | {:.0}/s, {:.0} % of {:.0}/s before and {:.0}/s after | >= 80 % |",
+            f.took.as_secs_f64(),
+            f.during,
+            100.0 * f.during / f.without(),
+            f.before,
+            f.after
+        );
+    }
     println!(
         "| archive lag, 4 durable writers for 30 s, timeout {} s | max {:.1} s, mean {:.1} s, {slices} slices | below the timeout |",
         timeout.as_secs(),

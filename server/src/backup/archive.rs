@@ -336,10 +336,12 @@ impl Run {
         let timeout_ms = i64::try_from(self.cfg.archive.timeout_seconds.saturating_mul(1000))
             .unwrap_or(i64::MAX);
         // Ship early enough that the upload ends inside the timeout: the batch may have waited
-        // a tick before it was seen, and the upload takes about as long as the last one.
+        // a tick before it was seen, and the upload takes about as long as the last one, or
+        // (the store or the machine slowed down) longer: never later than half the timeout,
+        // which leaves the other half to an upload slower than the last.
         let tick_ms = i64::try_from(TICK.as_millis()).unwrap_or(i64::MAX);
         let margin_ms = 2 * tick_ms + self.last_upload_took_ms;
-        let due_after_ms = timeout_ms.saturating_sub(margin_ms).max(timeout_ms / 2);
+        let due_after_ms = timeout_ms.saturating_sub(margin_ms).min(timeout_ms / 2);
         let due = all
             || self.released
             || now.saturating_sub(since) >= due_after_ms
