@@ -10,7 +10,10 @@ use crate::build::{GRPC_PORT, Names};
 use shinydb_client::proto::BackupStatusResponse;
 
 use crate::backup::store_reason;
-use crate::crd::{BackupReason, BackupStatus, Phase, ShinyDB, ShinyDBStatus, TlsMode};
+use crate::crd::{
+    BackupReason, BackupStatus, BootstrapPhase, BootstrapStatus, Phase, ShinyDB, ShinyDBStatus,
+    TlsMode,
+};
 
 /// Condition type: the instance serves clients as specified.
 pub const READY: &str = "Ready";
@@ -74,6 +77,8 @@ pub struct Inputs<'a> {
     pub backup_server: Option<&'a Result<BackupStatusResponse, String>>,
     /// The in-place ShinyRestore that holds the instance stopped, if any.
     pub held_by: Option<&'a str>,
+    /// How `spec.bootstrap.restore` stands (`None`: the instance has none).
+    pub bootstrap: Option<&'a BootstrapStatus>,
     /// The time of this reconciliation.
     pub now: Timestamp,
 }
@@ -173,6 +178,44 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
             now,
         );
         Phase::Failed
+    } else if let Some(b) = inputs
+        .bootstrap
+        .filter(|b| b.phase != Some(BootstrapPhase::Completed))
+    {
+        let failed = b.phase == Some(BootstrapPhase::Failed);
+        let (reason, message) = if failed {
+            (
+                b.reason.clone().unwrap_or_else(|| "BootstrapFailed".into()),
+                format!(
+                    "spec.bootstrap.restore failed: {}; no pod runs",
+                    b.message.as_deref().unwrap_or("see status.bootstrap")
+                ),
+            )
+        } else {
+            (
+                "Bootstrapping".to_string(),
+                format!(
+                    "{}; no pod runs until the data is restored",
+                    b.message.as_deref().unwrap_or("restoring the data")
+                ),
+            )
+        };
+        for (type_, status) in [(READY, false), (PROGRESSING, !failed), (DEGRADED, failed)] {
+            set_condition(
+                &mut conditions,
+                type_,
+                status,
+                &reason,
+                message.clone(),
+                generation,
+                now,
+            );
+        }
+        if failed {
+            Phase::Failed
+        } else {
+            Phase::Progressing
+        }
     } else if let Some(restore) = inputs.held_by {
         let message =
             format!("ShinyRestore {restore} replaces the data: no pod runs until it finishes");
@@ -342,6 +385,7 @@ pub fn compute(inputs: &Inputs<'_>) -> ShinyDBStatus {
         certificate_expiry,
         ca_expiry,
         backup,
+        bootstrap: inputs.bootstrap.cloned(),
     }
 }
 

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 use crate::build::tls::{CertInfo, cert_info};
 use crate::build::{ConfigError, ServerConfig, server_config_yaml};
-use crate::crd::{ShinyDB, TlsMode};
+use crate::crd::{Encryption, ObjectStore, ShinyDB, TlsMode};
 use crate::schedule::{Schedule, ScheduleError};
 
 /// The user's Secrets a ShinyDB names, as fetched (`None`: not found or not named).
@@ -173,37 +173,60 @@ pub fn validate(db: &ShinyDB, referenced: &Referenced) -> Result<Validated, Vali
     Ok(validated)
 }
 
-/// Every Secret key `spec.backup` names: (the field naming the key, Secret, key).
+/// Every Secret key `spec.backup` and `spec.bootstrap.restore` name: (the field naming the
+/// key, Secret, key).
 pub fn backup_secret_keys(db: &ShinyDB) -> Vec<(&'static str, &str, &str)> {
-    let Some(backup) = &db.spec.backup else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    if let Some(c) = &backup.store.credentials {
+    if let Some(backup) = &db.spec.backup {
+        store_keys(
+            &mut out,
+            [
+                "spec.backup.store.credentials.accessKeyIdKey",
+                "spec.backup.store.credentials.secretAccessKeyKey",
+                "spec.backup.store.caSecret",
+                "spec.backup.encryption.keySecret",
+            ],
+            &backup.store,
+            backup.encryption.as_ref(),
+        );
+    }
+    if let Some(restore) = db.spec.bootstrap.as_ref().and_then(|b| b.restore.as_ref()) {
+        store_keys(
+            &mut out,
+            [
+                "spec.bootstrap.restore.store.credentials.accessKeyIdKey",
+                "spec.bootstrap.restore.store.credentials.secretAccessKeyKey",
+                "spec.bootstrap.restore.store.caSecret",
+                "spec.bootstrap.restore.encryption.keySecret",
+            ],
+            &restore.store,
+            restore.encryption.as_ref(),
+        );
+    }
+    out
+}
+
+/// The Secret keys of one store and its encryption key, named by `fields` (access key id,
+/// secret key, CA, encryption key).
+fn store_keys<'a>(
+    out: &mut Vec<(&'static str, &'a str, &'a str)>,
+    fields: [&'static str; 4],
+    store: &'a ObjectStore,
+    encryption: Option<&'a Encryption>,
+) {
+    let [access, secret, ca_field, key] = fields;
+    if let Some(c) = &store.credentials {
+        out.push((access, c.secret_name.as_str(), c.access_key_id_key.as_str()));
         out.push((
-            "spec.backup.store.credentials.accessKeyIdKey",
-            c.secret_name.as_str(),
-            c.access_key_id_key.as_str(),
-        ));
-        out.push((
-            "spec.backup.store.credentials.secretAccessKeyKey",
+            secret,
             c.secret_name.as_str(),
             c.secret_access_key_key.as_str(),
         ));
     }
-    if let Some(ca) = &backup.store.ca_secret {
-        out.push((
-            "spec.backup.store.caSecret",
-            ca.name.as_str(),
-            ca.key.as_str(),
-        ));
+    if let Some(ca) = &store.ca_secret {
+        out.push((ca_field, ca.name.as_str(), ca.key.as_str()));
     }
-    if let Some(e) = &backup.encryption {
-        out.push((
-            "spec.backup.encryption.keySecret",
-            e.key_secret.name.as_str(),
-            e.key_secret.key.as_str(),
-        ));
+    if let Some(e) = encryption {
+        out.push((key, e.key_secret.name.as_str(), e.key_secret.key.as_str()));
     }
-    out
 }

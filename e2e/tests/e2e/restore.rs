@@ -5,6 +5,8 @@
 //! - a ShinyRestore to time `T` into a new instance completes; the new instance serves exactly
 //!   the 8 documents committed by `T`, to the source's admin password, on a new lineage; the
 //!   source is untouched (10 documents);
+//! - a new ShinyDB with `spec.bootstrap.restore` from that store to `T` is refused without an
+//!   admin password Secret, then starts serving the same 8 documents;
 //! - an in-place ShinyRestore without `confirm` is refused by the API server;
 //! - an in-place ShinyRestore of the base backup takes a safety backup, stops the instance,
 //!   replaces its data and completes: the instance serves the backup's 5 documents;
@@ -20,7 +22,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::Api;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
@@ -168,6 +170,11 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     }
     say(format!(
         "  restores: point in time into a new instance after {:?}",
+        start.elapsed()
+    ));
+    bootstrap_to(&ns, &s3, target).await?;
+    say(format!(
+        "  restores: a new instance bootstrapped from the store after {:?}",
         start.elapsed()
     ));
 
@@ -334,6 +341,65 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     ));
     ns.delete().await?;
     Ok(start.elapsed())
+}
+
+/// A new ShinyDB `boot` made with `spec.bootstrap.restore` from `src`'s store to `target`:
+/// refused by the API server without an admin password Secret (the restored data keeps
+/// `src`'s users); with one holding `src`'s password, it starts on the 8 documents committed
+/// by `target`, says how in `status.bootstrap`, and its events.
+async fn bootstrap_to(ns: &TestNamespace, s3: &S3Server, target: Timestamp) -> Result<()> {
+    let mut boot: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "shinydb.io/v1alpha1",
+        "kind": "ShinyDB",
+        "metadata": {"name": "boot"},
+        "spec": {
+            "version": std::env::var("SHINYDB_E2E_IMAGE_TAG").unwrap_or_else(|_| "0.1.0".into()),
+            "imagePullPolicy": "Never",
+            "bootstrap": {"restore": {
+                "store": {
+                    "endpoint": s3.endpoint(),
+                    "bucket": BUCKET,
+                    "prefix": ns.name(),
+                    "pathStyle": true,
+                    "credentials": {"secretName": "s3"},
+                },
+                "target": {"time": target.to_string()},
+            }},
+        },
+    }))?;
+    let dbs = shinydbs(ns);
+    let refused = dbs.create(&PostParams::default(), &boot).await;
+    check(
+        matches!(&refused, Err(kube::Error::Api(e)) if e.code == 422 && e.message.contains("adminPasswordSecret")),
+        || format!("a bootstrap without an admin password Secret: {refused:?}"),
+    )?;
+    let secrets: Api<Secret> = ns.api();
+    let password = secrets.get("src-admin").await?.data.unwrap_or_default();
+    let copied: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "boot-admin"},
+        "data": password,
+    }))?;
+    secrets.create(&PostParams::default(), &copied).await?;
+    boot.data["spec"]["auth"] =
+        json!({"adminPasswordSecret": {"name": "boot-admin", "key": "password"}});
+    dbs.create(&PostParams::default(), &boot).await?;
+    let running = wait_running(ns, "boot", 5 * MINUTE).await?;
+    let status = &running.data["status"]["bootstrap"];
+    check(
+        status["phase"] == "Completed" && status["restored"]["backupId"].is_string(),
+        || format!("status.bootstrap of boot: {status}"),
+    )?;
+    let served = count(ns, "count-boot", "boot").await?;
+    check(served == r#"{"count":8}"#, || {
+        format!("boot, bootstrapped to T, serves {served}, not the 8 documents committed by T")
+    })?;
+    let events = events_of(ns, "boot").await?;
+    for reason in ["BootstrapStarted", "BootstrapCompleted"] {
+        check(events.iter().any(|e| e == reason), || {
+            format!("events of boot: {events:?}")
+        })?;
+    }
+    Ok(())
 }
 
 async fn backup_status(ns: &TestNamespace, name: &str) -> Result<Value> {

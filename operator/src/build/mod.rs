@@ -43,6 +43,9 @@ pub struct Observed {
     pub admin_secret: Option<Secret>,
     /// The unfinished in-place ShinyRestore that holds the instance stopped, if any.
     pub held_by: Option<String>,
+    /// Whether `spec.bootstrap.restore` has not made the data yet (or failed): the
+    /// instance stays at zero pods.
+    pub bootstrapping: bool,
 }
 
 /// Every child object of one ShinyDB, ready for server-side apply.
@@ -110,7 +113,7 @@ pub fn build(
         services::headless(&names, &owner, db),
         services::client(&names, &owner, db),
     ];
-    let held = observed.held_by.is_some();
+    let held = observed.held_by.is_some() || observed.bootstrapping;
     let stateful_set = statefulset::stateful_set(&names, &owner, db, config, &hash, held);
     let pdb = (db.spec.replicas > 1).then(|| pdb::pdb(&names, &owner, db));
     Ok(Desired {

@@ -37,6 +37,9 @@ pub struct RestoreJob<'a> {
     pub owner: OwnerReference,
     /// The instance whose store holds the backups (image, pod placement, backup settings).
     pub source: &'a ShinyDB,
+    /// The instance whose data volume the Job fills (its pod carries that instance's label,
+    /// so the instance stays stopped while the pod runs).
+    pub instance: String,
     /// The data volume claim the restore fills.
     pub claim: String,
     /// The target arguments of `shinydb-server restore` (`--latest`, `--target-time T`, ...).
@@ -45,8 +48,12 @@ pub struct RestoreJob<'a> {
     pub deadline_seconds: i64,
 }
 
-fn restore_labels(restore: &str) -> BTreeMap<String, String> {
+fn restore_labels(restore: &str, instance: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
+        (
+            "app.kubernetes.io/instance".to_string(),
+            instance.to_string(),
+        ),
         (
             "app.kubernetes.io/name".to_string(),
             "shinydb-restore".to_string(),
@@ -102,7 +109,7 @@ pub fn restore_job(job: &RestoreJob<'_>) -> Job {
         volumes.push(volume);
     }
     let overrides = &source.spec.pod_template;
-    let labels = restore_labels(&job.restore);
+    let labels = restore_labels(&job.restore, &job.instance);
     Job {
         metadata: ObjectMeta {
             name: Some(job.restore.clone()),

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::build::{Names, Observed};
+use crate::build::{Names, Observed, RESTORE_LABEL};
 use crate::crd::{ShinyBackup, ShinyDB, ShinyRestore, TlsMode};
 use crate::error::Error;
 use crate::restore::{HOLD_ANNOTATION, holds};
@@ -70,16 +70,34 @@ where
 }
 
 /// The in-place ShinyRestore holding `db` stopped: the one its [`HOLD_ANNOTATION`] names,
-/// if that one exists, restores `db` in place and has not finished. A hold whose restore
-/// is gone or done holds nothing (the restore controller removes the annotation too).
+/// while it restores `db` in place and has not finished, and after that (deleted, failed)
+/// for as long as a pod of its Job still runs: the volume is that pod's until it is gone.
+/// Otherwise the hold holds nothing (the restore controller removes the annotation too).
 async fn held_by(client: &Client, db: &ShinyDB, names: &Names) -> Result<Option<String>, Error> {
     let Some(name) = db.annotations().get(HOLD_ANNOTATION) else {
         return Ok(None);
     };
     let restore: Option<ShinyRestore> = get(client, &names.namespace, name).await?;
-    Ok(restore
-        .filter(|r| holds(r, &names.instance))
-        .map(|r| r.name_any()))
+    if restore.is_some_and(|r| holds(&r, &names.instance)) {
+        return Ok(Some(name.clone()));
+    }
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &names.namespace);
+    let selector = format!(
+        "{RESTORE_LABEL}={name},app.kubernetes.io/instance={}",
+        names.instance
+    );
+    let jobs = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::Fetch {
+            what: format!("pods of ShinyRestore {name}"),
+            source,
+        })?;
+    let running = jobs.items.iter().find(|p| {
+        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+        !matches!(phase, Some("Succeeded" | "Failed"))
+    });
+    Ok(running.map(|p| format!("{name} (its pod {} still runs)", p.name_any())))
 }
 
 /// Reads everything reconciling `db` needs.
@@ -108,6 +126,7 @@ pub async fn dereference(client: &Client, db: &ShinyDB, names: &Names) -> Result
         tls_secret: get::<Secret>(client, ns, &names.tls_secret()).await?,
         admin_secret: get::<Secret>(client, ns, &names.admin_secret()).await?,
         held_by: held_by(client, db, names).await?,
+        bootstrapping: false,
     };
     let mut services = Vec::new();
     for name in [names.headless_service(), names.client_service()] {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod backup_status;
+mod bootstrap;
 mod dereference;
 mod drills;
 mod events;
@@ -12,6 +13,7 @@ mod reconcile;
 mod schedules;
 
 pub use apply::{apply, write_status_of};
+pub use bootstrap::{Bootstrapped, source_of as bootstrap_source};
 pub use dereference::get as get_opt;
 pub use drills::{DRILL_LABEL, compare_counts, drill_instance, drill_restore, newest_completed};
 pub use inventory::{DISCOVERED_LABEL, Held, discovered_name, discovered_status, unheld};

@@ -1,4 +1,4 @@
-//! One reconciliation, as steps: dereference (every read) → validate → build (pure) →
+//! One reconciliation, as steps: dereference (every read) → validate → bootstrap → build (pure) →
 //! ownership → apply (and delete what is no longer wanted) → events → scheduled backups and
 //! the server's backup state → status; and the error policy (exponential backoff per object).
 
@@ -23,9 +23,9 @@ use super::dereference::{Fetched, dereference};
 use super::events;
 use super::ownership::foreign_child;
 use super::schedules;
-use super::{drills, inventory};
+use super::{bootstrap, drills, inventory};
 use crate::build::{self, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, Names};
-use crate::crd::{ShinyDB, ShinyDBStatus};
+use crate::crd::{BootstrapPhase, ShinyDB, ShinyDBStatus};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::status::{self, Inputs, Problem};
@@ -208,6 +208,11 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         }
     };
 
+    // 2b. bootstrap: a new instance's data restored from a store before its first pod
+    let bootstrapped = bootstrap::run(ctx, db, &names).await?;
+    let mut fetched = fetched;
+    fetched.observed.bootstrapping = bootstrapped.holding;
+
     // 3. build the children (pure)
     let desired = build::build(db, &validated.config, &fetched.observed, now)?;
 
@@ -230,7 +235,8 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
 
     // 7. schedules: the backups that are due; and how the server's archive and store stand
     // (none while a restore replaces the data: its safety backup was the last)
-    let scheduled = if fetched.observed.held_by.is_some() {
+    let stopped = fetched.observed.held_by.is_some() || bootstrapped.holding;
+    let scheduled = if stopped {
         schedules::Scheduled {
             status: db.status.as_ref().and_then(|s| s.backup.clone()),
             next: None,
@@ -239,7 +245,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         schedules::run_due(ctx, db, &names, now).await?
     };
     // 7b. drills: restore the newest backup into a throwaway instance and check it
-    let drilled = if fetched.observed.held_by.is_none() && db.spec.backup.is_some() {
+    let drilled = if !stopped && db.spec.backup.is_some() {
         Some(drills::run(ctx, db, &names, now).await?)
     } else {
         None
@@ -267,6 +273,7 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         backup,
         backup_server: backup_server.as_ref(),
         held_by: fetched.observed.held_by.as_deref(),
+        bootstrap: bootstrapped.status.as_ref(),
         now,
     });
     let dbs: Api<ShinyDB> = Api::namespaced(ctx.client.clone(), &names.namespace);
@@ -294,7 +301,15 @@ async fn reconcile_db(db: &ShinyDB, ctx: &Context) -> Result<Action, Error> {
         .min()
         .and_then(|t| Duration::try_from(t.duration_since(now)).ok())
         .map_or(next, |d| next.min(d.max(Duration::from_secs(1))));
-    Ok(Action::requeue(next))
+    let running = bootstrapped
+        .status
+        .as_ref()
+        .is_some_and(|b| b.phase == Some(BootstrapPhase::Running));
+    Ok(Action::requeue(if running {
+        next.min(bootstrap::POLL)
+    } else {
+        next
+    }))
 }
 
 /// Applies every desired child, in dependency order (configuration and Secrets before the pods
@@ -407,6 +422,7 @@ async fn report(
         backup: None,
         backup_server: None,
         held_by: fetched.observed.held_by.as_deref(),
+        bootstrap: db.status.as_ref().and_then(|s| s.bootstrap.as_ref()),
         now,
     });
     let message = problem.message();

@@ -4,12 +4,14 @@
 
 mod backup;
 mod backup_settings;
+mod bootstrap;
 mod restore;
 mod shinydb;
 mod store;
 
 pub use backup::{BackupPhase, BackupReason, ShinyBackup, ShinyBackupSpec, ShinyBackupStatus};
 pub use backup_settings::{BackupSchedule, BackupSettings, Encryption, Retention, WalArchive};
+pub use bootstrap::{Bootstrap, BootstrapPhase, BootstrapRestore, BootstrapStatus};
 pub use restore::{
     RestoreMode, RestorePhase, RestoreSource, RestoreTarget, Restored, ShinyRestore,
     ShinyRestoreSpec, ShinyRestoreStatus,

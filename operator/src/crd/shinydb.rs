@@ -11,6 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::backup_settings::BackupSettings;
+use super::bootstrap::{Bootstrap, BootstrapStatus};
 
 /// Desired state of a ShinyDB instance.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -30,6 +31,10 @@ use super::backup_settings::BackupSettings;
     validation = Rule::new("self.metadata.name.size() <= 52").message("metadata.name: at most 52 characters (pod and Service names are derived from it)")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.bootstrap) == has(oldSelf.bootstrap)").message("spec.bootstrap is set only when the instance is created: it makes the first data"),
+    validation = Rule::new("!has(self.bootstrap) || !has(self.bootstrap.restore) || (has(self.auth) && has(self.auth.adminPasswordSecret))").message("spec.bootstrap.restore needs spec.auth.adminPasswordSecret: the restored data keeps its users, so name the Secret holding the admin password of the instance that took the backups")
+)]
 pub struct ShinyDBSpec {
     /// Server version; the image is `shinydb/server:<version>` unless `image` is set.
     #[schemars(length(min = 1, max = 63))]
@@ -79,6 +84,10 @@ pub struct ShinyDBSpec {
     /// `ShinyBackup` resources take the backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSettings>,
+    /// How the instance's data begins; unset: empty. Set only when creating the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.bootstrap is immutable: it made the instance's first data"))]
+    pub bootstrap: Option<Bootstrap>,
 }
 
 fn one() -> i32 {
@@ -387,6 +396,9 @@ pub struct ShinyDBStatus {
     /// Backups: the schedules' runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupStatus>,
+    /// How `spec.bootstrap.restore` stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapStatus>,
 }
 
 /// How an instance's backups stand.

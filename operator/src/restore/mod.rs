@@ -2,6 +2,7 @@
 //! instance, through a Job running `shinydb-server restore`, and follows the result until the
 //! instance serves it.
 
+pub mod job;
 pub mod plan;
 mod reconcile;
 

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::build::RESTORE_LABEL;
 use crate::crd::{
-    BackupPhase, RestoreMode, Restored, ShinyBackup, ShinyDB, ShinyRestore, ShinyRestoreSpec,
+    BackupPhase, RestoreMode, RestoreTarget, Restored, ShinyBackup, ShinyDB, ShinyRestore,
+    ShinyRestoreSpec,
 };
 
 /// What the restore Job is asked for.
@@ -25,7 +26,21 @@ pub struct Target {
 /// The target of `spec`, with `backup_id` the id of the ShinyBackup `spec.source.backup`
 /// names: exactly that backup; else the time, the sequence number, or the latest state.
 pub fn target(spec: &ShinyRestoreSpec, backup_id: Option<&str>) -> Target {
-    let wanted = spec.target.clone().unwrap_or_default();
+    target_of(
+        spec.target.as_ref(),
+        spec.source.lineage.as_deref(),
+        backup_id,
+    )
+}
+
+/// The target `wanted` (unset: the latest state) within `lineage` (unset: any), or exactly
+/// backup `backup_id`.
+pub fn target_of(
+    wanted: Option<&RestoreTarget>,
+    lineage: Option<&str>,
+    backup_id: Option<&str>,
+) -> Target {
+    let wanted = wanted.cloned().unwrap_or_default();
     let (mut args, words) = match (backup_id, wanted.time, wanted.seq) {
         (Some(id), _, _) => (
             vec!["--backup".to_string(), id.to_string()],
@@ -41,8 +56,8 @@ pub fn target(spec: &ShinyRestoreSpec, backup_id: Option<&str>) -> Target {
         ),
         (None, None, None) => (vec!["--latest".to_string()], "latest".to_string()),
     };
-    if let Some(lineage) = &spec.source.lineage {
-        args.extend(["--lineage".to_string(), lineage.clone()]);
+    if let Some(lineage) = lineage {
+        args.extend(["--lineage".to_string(), lineage.to_string()]);
     }
     Target { args, words }
 }

@@ -32,7 +32,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
-use super::plan::{self, Report, World};
+use super::job::{self, Ended};
+use super::plan::{self, World};
 use crate::backup::{admin_client, admin_password};
 use crate::build::{
     self, Names, RESTORE_LABEL, RestoreJob, data_claim, restore_job, selector_labels,
@@ -350,6 +351,7 @@ async fn prepare(
     let name = restore.name_any();
     let spec = &restore.spec;
     let mut status = status;
+    let filled = new_of(restore).unwrap_or(&spec.instance).to_string();
     let claim = if let Some(new) = new_of(restore) {
         let names = Names {
             instance: new.to_string(),
@@ -401,6 +403,7 @@ async fn prepare(
         namespace: ns.clone(),
         owner: owner(restore)?,
         source: &source,
+        instance: filled,
         claim: claim.clone(),
         target_args: target.args,
         deadline_seconds: i64::try_from(remaining.as_secs()).unwrap_or(i64::MAX),
@@ -430,49 +433,6 @@ fn owner(
         .ok_or(Error::Build(build::BuildError::MissingMetadata("uid")))
 }
 
-/// How a Job ended: `Some(true)` succeeded, `Some(false)` failed, `None` still runs.
-fn job_outcome(job: &Job) -> Option<bool> {
-    let status = job.status.as_ref()?;
-    if status.succeeded.unwrap_or(0) > 0 {
-        return Some(true);
-    }
-    let failed = status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "Failed" && c.status == "True");
-    failed.then_some(false)
-}
-
-/// The termination message of the restore container that ended last (the one that
-/// succeeded, if one did).
-async fn termination_message(
-    ctx: &Context,
-    ns: &str,
-    restore: &str,
-) -> Result<Option<String>, Error> {
-    let pods = api::<Pod>(ctx, ns)
-        .list(&ListParams::default().labels(&format!("{RESTORE_LABEL}={restore}")))
-        .await
-        .map_err(|source| Error::Fetch {
-            what: format!("pods of Job {restore}"),
-            source,
-        })?;
-    let ended = pods.items.iter().filter_map(|p| {
-        let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
-        let terminated = statuses
-            .iter()
-            .find(|c| c.name == "restore")?
-            .state
-            .as_ref()?
-            .terminated
-            .as_ref()?;
-        Some(terminated.clone())
-    });
-    let chosen = ended.max_by_key(|t| (t.exit_code == 0, t.finished_at.as_ref().map(|f| f.0)));
-    Ok(chosen.and_then(|t| t.message))
-}
-
 async fn follow(
     restore: &ShinyRestore,
     status: ShinyRestoreStatus,
@@ -485,28 +445,11 @@ async fn follow(
         fail(restore, ctx, status, "JobDeleted", message).await?;
         return Ok(Action::await_change());
     };
-    let Some(succeeded) = job_outcome(&job) else {
-        return Ok(Action::requeue(POLL));
-    };
-    let message = termination_message(ctx, &ns, &name).await?;
-    let report = message.as_deref().and_then(plan::parse_report);
-    let restored = match (succeeded, report) {
-        (true, Some(Report::Restored(restored))) => restored,
-        (_, Some(Report::Failed { reason, message })) => {
+    let restored = match job::ended(&ctx.client, &job).await? {
+        None => return Ok(Action::requeue(POLL)),
+        Some(Ended::Restored(restored)) => restored,
+        Some(Ended::Failed { reason, message }) => {
             fail(restore, ctx, status, &reason, message).await?;
-            return Ok(Action::await_change());
-        }
-        (_, _) => {
-            let why = job
-                .status
-                .iter()
-                .flat_map(|s| s.conditions.iter().flatten())
-                .find(|c| c.type_ == "Failed" && c.status == "True")
-                .and_then(|c| c.message.clone())
-                .unwrap_or_else(|| "it left no report".into());
-            let tail = message.unwrap_or_default();
-            let message = format!("Job {name} failed: {why}; its last words: {}", tail.trim());
-            fail(restore, ctx, status, "RestoreJobFailed", message).await?;
             return Ok(Action::await_change());
         }
     };
@@ -669,7 +612,7 @@ async fn fail(
     let uid = restore.uid().unwrap_or_default();
     if let Some(job) = get::<Job>(ctx, &ns, &name).await?
         && controlled_by(&job.metadata, &uid)
-        && job_outcome(&job).is_none()
+        && job::outcome(&job).is_none()
     {
         let params = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),

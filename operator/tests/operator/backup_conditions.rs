@@ -45,6 +45,7 @@ fn status_after(
         backup: None,
         backup_server: server,
         held_by: None,
+        bootstrap: None,
         now: now(),
     })
 }

@@ -54,6 +54,7 @@ fn observed_from(d: &Desired, instance: &str) -> Observed {
         tls_secret: find(format!("{instance}-tls")),
         admin_secret: find(format!("{instance}-admin")),
         held_by: None,
+        bootstrapping: false,
     }
 }
 

@@ -8,6 +8,7 @@
 mod backup_conditions;
 mod backup_follow;
 mod backup_settings;
+mod bootstrap;
 mod build;
 mod crds;
 mod drills;

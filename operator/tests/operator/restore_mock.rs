@@ -1,6 +1,7 @@
 //! The restore against a mock API server: a refused restore is Failed with its reason, written
 //! on the version it was decided from, with a warning event; an instance held by an unfinished
-//! in-place restore is applied with no pod, and says why.
+//! in-place restore is applied with no pod, and says why; so is one whose restore was deleted
+//! or failed while a pod of its Job still runs.
 
 use std::sync::{Arc, Mutex};
 
@@ -64,12 +65,36 @@ async fn a_restore_of_a_missing_instance_fails_with_nothing_touched() {
     assert_eq!(posts[0].2["reason"], "RestoreFailed");
 }
 
-async fn applied_replicas(restore_phase: &str) -> (serde_json::Value, serde_json::Value) {
+const PODS: &str = "/api/v1/namespaces/apps/pods";
+
+/// A pod of restore `r1`'s Job filling instance `db`'s volume, in `phase`.
+fn restore_pod(phase: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "r1-x7k2p", "namespace": "apps",
+                     "labels": {"shinydb.io/restore": "r1", "app.kubernetes.io/instance": "db"}},
+        "status": {"phase": phase},
+    })
+}
+
+/// The StatefulSet's replicas and the ShinyDB's status after one reconcile of `db`, held
+/// by `r1`, with that restore in `restore_phase` (`None`: deleted) and its Job's `pods`.
+async fn applied_replicas_with(
+    restore_phase: Option<&str>,
+    pods: Vec<serde_json::Value>,
+) -> (serde_json::Value, serde_json::Value) {
     let fake = Arc::new(Mutex::new(Fake::default()));
-    fake.lock()
-        .expect("lock")
-        .objects
-        .insert(format!("{RESTORES}/r1"), in_place(restore_phase));
+    {
+        let mut f = fake.lock().expect("lock");
+        if let Some(phase) = restore_phase {
+            f.objects.insert(format!("{RESTORES}/r1"), in_place(phase));
+        }
+        f.objects.insert(
+            PODS.into(),
+            json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}),
+        );
+    }
     let ctx = context(&fake);
     let mut db: ShinyDB =
         serde_yaml_ng::from_str(include_str!("../fixtures/minimal.yaml")).expect("ShinyDB");
@@ -95,6 +120,10 @@ async fn applied_replicas(restore_phase: &str) -> (serde_json::Value, serde_json
     (sts["spec"]["replicas"].clone(), status["status"].clone())
 }
 
+async fn applied_replicas(restore_phase: &str) -> (serde_json::Value, serde_json::Value) {
+    applied_replicas_with(Some(restore_phase), Vec::new()).await
+}
+
 #[tokio::test]
 async fn an_unfinished_in_place_restore_holds_its_instance_at_zero_pods() {
     let (replicas, status) = applied_replicas("Running").await;
@@ -117,4 +146,32 @@ async fn an_unfinished_in_place_restore_holds_its_instance_at_zero_pods() {
 async fn a_restore_past_its_data_holds_nothing() {
     let (replicas, _) = applied_replicas("Verifying").await;
     assert_eq!(replicas, 1);
+}
+
+#[tokio::test]
+async fn a_deleted_restore_holds_its_instance_until_its_jobs_pod_is_gone() {
+    // Deleting a running restore deletes its Job, whose pod takes a while to stop: the
+    // server must not start on the volume that pod still writes.
+    let (replicas, status) = applied_replicas_with(None, vec![restore_pod("Running")]).await;
+    assert_eq!(replicas, 0);
+    let ready = status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .expect("Ready")
+        .clone();
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("r1-x7k2p")),
+        "{ready}"
+    );
+    let (replicas, _) = applied_replicas_with(None, vec![restore_pod("Failed")]).await;
+    assert_eq!(replicas, 1, "a pod that ended holds nothing");
+    let (replicas, _) = applied_replicas_with(Some("Failed"), vec![restore_pod("Pending")]).await;
+    assert_eq!(
+        replicas, 0,
+        "nor does a failed restore while its pod still runs"
+    );
 }

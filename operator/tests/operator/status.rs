@@ -44,6 +44,7 @@ fn inputs<'a>(db: &'a ShinyDB, set: &'a StatefulSet, now: Timestamp) -> Inputs<'
         backup: None,
         backup_server: None,
         held_by: None,
+        bootstrap: None,
         now,
     }
 }
