@@ -89,6 +89,11 @@ pub struct RestoreArgs {
     /// Replace a data directory that holds data (moved aside, removed after the swap).
     #[arg(long)]
     pub replace: bool,
+    /// Only check that the target can be restored: find its backup and walk the archive to
+    /// it (slices downloaded and checked), writing nothing; `bytes` in the report is what a
+    /// restore would write.
+    #[arg(long, conflicts_with = "replace")]
+    pub check: bool,
     /// Also write the outcome to this file as JSON: `{"ok": true, "id", "seq",
     /// "commitTimeMs", "replayed", "lineage", "bytes", "seconds"}` or `{"ok": false, "reason",
     /// "message"}` (a Kubernetes Job passes /dev/termination-log).

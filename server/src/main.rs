@@ -129,6 +129,19 @@ fn report(result: &Result<RestoreSummary, BackupError>) -> serde_json::Value {
     }
 }
 
+/// ` (committed <RFC 3339>)` for a commit time in ms; empty for 0 (unknown).
+fn committed(ms: u64) -> String {
+    match ms {
+        0 => String::new(),
+        ms => format!(
+            " (committed {})",
+            bson::DateTime::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+                .try_to_rfc3339_string()
+                .unwrap_or_default()
+        ),
+    }
+}
+
 /// `shinydb-server restore`: restores a backup into the configured data directory.
 async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
     let target = match (&args.backup, args.target_time, args.target_seq) {
@@ -147,6 +160,7 @@ async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
     let progress = Arc::new(Progress::default());
     let bar = progress_bar(&progress);
     let result = match Location::open(&config.backup) {
+        Ok(loc) if args.check => shinydb_server::backup::check(&loc, &target, &options).await,
         Ok(loc) => {
             shinydb_server::backup::restore(&loc, &target, &config.data_dir, &options, &progress)
                 .await
@@ -166,23 +180,26 @@ async fn restore(config: &Config, args: &RestoreArgs) -> ExitCode {
         );
     }
     match result {
-        Ok(s) => {
-            let committed = match s.commit_time_ms {
-                0 => String::new(),
-                ms => format!(
-                    " (committed {})",
-                    bson::DateTime::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
-                        .try_to_rfc3339_string()
-                        .unwrap_or_default()
-                ),
-            };
+        Ok(s) if args.check => {
             println!(
-                "restored backup {} and {} archived batches into {}: sequence number {}{committed}, \
+                "restorable: backup {} and {} archived batches reach sequence number {}{}, {} bytes to write",
+                s.id,
+                s.replayed,
+                s.seq,
+                committed(s.commit_time_ms),
+                s.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(s) => {
+            println!(
+                "restored backup {} and {} archived batches into {}: sequence number {}{}, \
                  {} bytes in {:.1} s, new lineage {}",
                 s.id,
                 s.replayed,
                 config.data_dir.display(),
                 s.seq,
+                committed(s.commit_time_ms),
                 s.bytes,
                 s.seconds,
                 s.lineage

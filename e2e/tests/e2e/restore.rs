@@ -7,7 +7,9 @@
 //!   source is untouched (10 documents);
 //! - a new ShinyDB with `spec.bootstrap.restore` from that store to `T` is refused without an
 //!   admin password Secret, then starts serving the same 8 documents;
-//! - an in-place ShinyRestore without `confirm` is refused by the API server;
+//! - an in-place ShinyRestore without `confirm` is refused by the API server; one to a time
+//!   past the archive's end fails its pre-flight check (`TargetBeyondArchive`) before its
+//!   safety backup, with the instance never stopped;
 //! - an in-place ShinyRestore of the base backup takes a safety backup, stops the instance,
 //!   replaces its data and completes: the instance serves the backup's 5 documents;
 //! - a chunk of the base backup corrupted in the bucket: an in-place restore of it fails
@@ -150,6 +152,7 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     let restored = &at_t["restored"];
     check(
         restored["backupId"] == base["backupId"]
+            && at_t["checked"]["seq"] == restored["seq"]
             && restored["lineage"].as_str().is_some_and(|l| l != lineage)
             && at_t["recoverySeconds"].is_u64(),
         || format!("to-t: {at_t} (source lineage {lineage})"),
@@ -188,6 +191,27 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
     check(
         matches!(&unconfirmed, Err(kube::Error::Api(e)) if e.code == 422 && e.message.contains("spec.confirm")),
         || format!("an in-place restore without confirm: {unconfirmed:?}"),
+    )?;
+    // A target past the archive's end: the pre-flight check Job refuses it before the safety
+    // backup, so the instance never stops.
+    let later = (Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let beyond = restore(
+        &ns,
+        "beyond",
+        json!({"instance": "src", "mode": "InPlace", "confirm": "src",
+               "target": {"time": later}}),
+    )
+    .await?;
+    let no_safety = crate::backup::shinybackups(&ns)
+        .get_opt("beyond-safety")
+        .await?
+        .is_none();
+    check(
+        field(&beyond, "phase") == "Failed"
+            && field(&beyond, "reason") == "TargetBeyondArchive"
+            && beyond["safetyBackup"].is_null()
+            && no_safety,
+        || format!("beyond the archive: {beyond} (no safety backup: {no_safety})"),
     )?;
     let back = restore(
         &ns,

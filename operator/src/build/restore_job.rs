@@ -40,8 +40,9 @@ pub struct RestoreJob<'a> {
     /// The instance whose data volume the Job fills (its pod carries that instance's label,
     /// so the instance stays stopped while the pod runs).
     pub instance: String,
-    /// The data volume claim the restore fills.
-    pub claim: String,
+    /// The data volume claim the restore fills; `None`: the Job only checks that the target
+    /// can be restored (`--check`), and mounts no volume.
+    pub claim: Option<String>,
     /// The target arguments of `shinydb-server restore` (`--latest`, `--target-time T`, ...).
     pub target_args: Vec<String>,
     /// The Job's deadline in seconds.
@@ -66,16 +67,22 @@ fn restore_labels(restore: &str, instance: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// The Job: one pod running `shinydb-server restore --replace` on the claim, with the source's
+/// The Job: one pod running `shinydb-server restore --replace` on the claim (or `--check`,
+/// without one), with the source's
 /// backup settings as `SHINYDB_BACKUP_*` variables and its Secrets mounted where the server
 /// pods have them. The outcome is the container's termination message; exit codes 1 (the
 /// restore failed) and 2 (bad configuration) fail the Job at once, anything else (the node
 /// went away, the pod was evicted) is retried twice.
 pub fn restore_job(job: &RestoreJob<'_>) -> Job {
     let source = job.source;
+    let mode = if job.claim.is_some() {
+        "--replace"
+    } else {
+        "--check"
+    };
     let mut args = vec![
         "restore".to_string(),
-        "--replace".into(),
+        mode.into(),
         "--report".into(),
         REPORT.into(),
     ];
@@ -92,18 +99,22 @@ pub fn restore_job(job: &RestoreJob<'_>) -> Job {
             ..EnvVar::default()
         }));
     }
-    let mut mounts = vec![mount("data", DATA_DIR, false), mount("tmp", "/tmp", false)];
-    let mut volumes = vec![
-        Volume {
-            name: "data".into(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: job.claim.clone(),
-                read_only: Some(false),
-            }),
-            ..Volume::default()
-        },
-        tmp_volume(),
-    ];
+    let mut mounts = vec![mount("tmp", "/tmp", false)];
+    let mut volumes = vec![tmp_volume()];
+    if let Some(claim) = &job.claim {
+        mounts.insert(0, mount("data", DATA_DIR, false));
+        volumes.insert(
+            0,
+            Volume {
+                name: "data".into(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: claim.clone(),
+                    read_only: Some(false),
+                }),
+                ..Volume::default()
+            },
+        );
+    }
     for (volume, dir) in backup_volumes(source) {
         mounts.push(mount(&volume.name, dir, true));
         volumes.push(volume);

@@ -137,7 +137,7 @@ pub async fn run(ctx: &Context, db: &ShinyDB, names: &Names) -> Result<Bootstrap
         owner: build::owner_reference(db)?,
         source: &source,
         instance: names.instance.clone(),
-        claim: claim_name.clone(),
+        claim: Some(claim_name.clone()),
         target_args: target.args,
         deadline_seconds: i64::try_from(remaining.as_secs()).unwrap_or(i64::MAX),
     });

@@ -143,6 +143,11 @@ pub struct ShinyRestoreStatus {
     /// The Job running `shinydb-server restore`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
+    /// What the pre-flight check (Job `<restore>-check`, `shinydb-server restore --check`)
+    /// found restorable before anything was touched: the backup, the sequence number the
+    /// target reaches, and the bytes the restore writes (`lineage` empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<Restored>,
     /// What the restore produced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored: Option<Restored>,
@@ -181,7 +186,8 @@ pub struct Restored {
 pub enum RestorePhase {
     /// Accepted, not looked at yet.
     Pending,
-    /// Pre-flight checks, and (in place) the safety backup; nothing is touched yet.
+    /// Pre-flight checks (the target resolved and the archive walked to it by a check Job,
+    /// the volume large enough), and (in place) the safety backup; nothing is touched yet.
     Validating,
     /// The instance is stopped (in place) and the Job restores the data.
     Running,

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 use kube::api::ObjectMeta;
+use kube_quantity::ParsedQuantity;
 use serde::Deserialize;
 
 use crate::build::RESTORE_LABEL;
@@ -98,6 +100,20 @@ pub enum Refusal {
         "PersistentVolumeClaim {0} exists already (an earlier instance's volume?): delete it or choose another spec.newInstance"
     )]
     ClaimExists(String),
+    /// The data volume is smaller than what the restore writes.
+    #[error(
+        "the restore writes {needed} bytes and volume {claim} holds {size} ({bytes} bytes): grow spec.storage.size"
+    )]
+    VolumeTooSmall {
+        /// The data volume claim.
+        claim: String,
+        /// Its size, as Kubernetes writes it.
+        size: String,
+        /// Its size in bytes.
+        bytes: u64,
+        /// The bytes the restore writes.
+        needed: u64,
+    },
     /// The target time is before the oldest complete backup.
     #[error(
         "spec.target.time {time} is before the oldest complete backup ({first}): nothing can reach it"
@@ -122,6 +138,7 @@ impl Refusal {
             Refusal::InstanceExists(_) => "InstanceExists",
             Refusal::ClaimExists(_) => "ClaimExists",
             Refusal::TargetNotRecoverable { .. } => "TargetNotRecoverable",
+            Refusal::VolumeTooSmall { .. } => "VolumeTooSmall",
         }
     }
 }
@@ -196,6 +213,30 @@ pub fn check(restore: &ShinyRestore, world: &World) -> Result<Option<String>, Re
         });
     }
     Ok(backup_id)
+}
+
+/// Whether a restore writing `needed` bytes fits volume `claim` of `size`; a size that does
+/// not parse is left to the Job (a full volume fails it with nothing replaced).
+pub fn fits(needed: u64, claim: &str, size: &Quantity) -> Result<(), Refusal> {
+    let bytes = ParsedQuantity::try_from(size.clone())
+        .ok()
+        .and_then(|q| q.to_bytes_u64());
+    match bytes {
+        Some(bytes) if bytes < needed => Err(Refusal::VolumeTooSmall {
+            claim: claim.to_string(),
+            size: size.0.clone(),
+            bytes,
+            needed,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The name of a restore's pre-flight check Job: `<restore>-check`, within the 63 characters
+/// of a label value.
+pub fn check_job_name(restore: &str) -> String {
+    let base: String = restore.chars().take(57).collect();
+    format!("{base}-check")
 }
 
 /// What the restore Job reported in its termination message.

@@ -1,7 +1,10 @@
 //! One reconciliation of a ShinyRestore, by phase:
 //! - none or `Pending`: the pre-flight checks ([`plan::check`]); a refusal fails it with
 //!   nothing touched, else `Validating`;
-//! - `Validating`: the checks again, then the preparation. In place: the safety backup
+//! - `Validating`: the checks again; the pre-flight check Job (`<restore>-check`: `shinydb-server
+//!   restore --check` resolves the target and walks the archive to it, touching nothing; a
+//!   refusal fails the restore, reason as the server names it) and the volume's size against
+//!   what the restore writes (`VolumeTooSmall`); then the preparation. In place: the safety backup
 //!   (`<restore>-safety`), then the hold (the instance's [`HOLD_ANNOTATION`]: its reconciler
 //!   scales it to zero), then waiting until no server pod is left: only then may the Job mount
 //!   the volume. Into a new instance: its data volume claim. Then the Job, and `Running`;
@@ -23,6 +26,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -40,7 +44,8 @@ use crate::build::{
 };
 use crate::controller::{Context, INSTANCE_LABEL, apply, controlled_by, get_opt, write_status_of};
 use crate::crd::{
-    BackupPhase, RestoreMode, RestorePhase, ShinyBackup, ShinyDB, ShinyRestore, ShinyRestoreStatus,
+    BackupPhase, RestoreMode, RestorePhase, Restored, ShinyBackup, ShinyDB, ShinyRestore,
+    ShinyRestoreStatus,
 };
 use crate::error::Error;
 
@@ -352,6 +357,36 @@ async fn prepare(
     let spec = &restore.spec;
     let mut status = status;
     let filled = new_of(restore).unwrap_or(&spec.instance).to_string();
+    let target = plan::target(spec, backup_id.as_deref());
+    if status.checked.is_none() {
+        match preflight(ctx, restore, &source, &filled, &target).await? {
+            Preflight::Passed(checked) => {
+                let volume = Names {
+                    instance: filled.clone(),
+                    namespace: ns.clone(),
+                }
+                .data_claim(0);
+                let size = volume_size(ctx, restore, &source, &volume).await?;
+                if let Err(refusal) = plan::fits(checked.bytes, &volume, &size) {
+                    fail(restore, ctx, status, refusal.reason(), refusal.to_string()).await?;
+                    return Ok(Action::await_change());
+                }
+                status.checked = Some(checked);
+            }
+            Preflight::Waiting(message) => {
+                let waiting = ShinyRestoreStatus {
+                    message: Some(message),
+                    ..status
+                };
+                write_status(ctx, restore, waiting).await?;
+                return Ok(Action::requeue(POLL));
+            }
+            Preflight::Failed { reason, message } => {
+                fail(restore, ctx, status, &reason, message).await?;
+                return Ok(Action::await_change());
+            }
+        }
+    }
     let claim = if let Some(new) = new_of(restore) {
         let names = Names {
             instance: new.to_string(),
@@ -392,7 +427,6 @@ async fn prepare(
         }
         Names::of(&source)?.data_claim(0)
     };
-    let target = plan::target(spec, backup_id.as_deref());
     let deadline: Duration = spec.deadline.into();
     let elapsed = plan::elapsed(status.started_at.as_deref(), Timestamp::now()).unwrap_or_default();
     let remaining = deadline
@@ -404,7 +438,7 @@ async fn prepare(
         owner: owner(restore)?,
         source: &source,
         instance: filled,
-        claim: claim.clone(),
+        claim: Some(claim.clone()),
         target_args: target.args,
         deadline_seconds: i64::try_from(remaining.as_secs()).unwrap_or(i64::MAX),
     });
@@ -423,6 +457,79 @@ async fn prepare(
     write_status(ctx, restore, running).await?;
     info!(job = %name, %claim, "restore Job created");
     Ok(Action::requeue(POLL))
+}
+
+/// Where the pre-flight check stands.
+enum Preflight {
+    /// The target can be restored: what it reaches and writes.
+    Passed(Restored),
+    /// The check Job runs, in words.
+    Waiting(String),
+    /// It cannot: the server's reason and words.
+    Failed {
+        /// The reason's name (`NoBackup`, `ArchiveGap`, `TargetBeyondArchive`, ...).
+        reason: String,
+        /// What the check found.
+        message: String,
+    },
+}
+
+/// The pre-flight check of `restore`: Job `<restore>-check` runs `shinydb-server restore
+/// --check` with `source`'s image and store (no volume: nothing is touched, and the instance
+/// keeps running): the target is resolved, the backup's format read and the archive walked
+/// to the target.
+async fn preflight(
+    ctx: &Context,
+    restore: &ShinyRestore,
+    source: &ShinyDB,
+    filled: &str,
+    target: &plan::Target,
+) -> Result<Preflight, Error> {
+    let ns = namespace(restore);
+    let name = plan::check_job_name(&restore.name_any());
+    let wanted = restore_job(&RestoreJob {
+        restore: name.clone(),
+        namespace: ns.clone(),
+        owner: owner(restore)?,
+        source,
+        instance: filled.to_string(),
+        claim: None,
+        target_args: target.args.clone(),
+        deadline_seconds: 600,
+    });
+    let job = create(ctx, &ns, &wanted).await?;
+    if !controlled_by(&job.metadata, &restore.uid().unwrap_or_default()) {
+        return Ok(Preflight::Failed {
+            reason: "JobNameConflict".into(),
+            message: format!("a Job {name} exists and is not this restore's: delete it"),
+        });
+    }
+    Ok(match job::ended(&ctx.client, &job).await? {
+        None => Preflight::Waiting(format!(
+            "checking that {} can be restored (Job {name})",
+            target.words
+        )),
+        Some(Ended::Restored(checked)) => Preflight::Passed(checked),
+        Some(Ended::Failed { reason, message }) => Preflight::Failed { reason, message },
+    })
+}
+
+/// The size of the data volume `claim` a restore fills: in place, the claim's capacity (it
+/// may have grown past the spec); into a new instance, the source's `spec.storage.size`.
+async fn volume_size(
+    ctx: &Context,
+    restore: &ShinyRestore,
+    source: &ShinyDB,
+    claim: &str,
+) -> Result<Quantity, Error> {
+    let requested = source.spec.storage.size.clone();
+    if new_of(restore).is_some() {
+        return Ok(requested);
+    }
+    let stored: Option<PersistentVolumeClaim> = get(ctx, &namespace(restore), claim).await?;
+    Ok(stored
+        .and_then(|c| c.status?.capacity?.get("storage").cloned())
+        .unwrap_or(requested))
 }
 
 fn owner(

@@ -76,7 +76,7 @@ fn the_restore_job_reads_the_bootstrap_store_into_the_instances_volume() {
         owner: db.controller_owner_ref(&()).expect("owner"),
         source: &source,
         instance: names.instance.clone(),
-        claim: names.data_claim(0),
+        claim: Some(names.data_claim(0)),
         target_args: target.args,
         deadline_seconds: 3600,
     });

@@ -1,5 +1,5 @@
-//! What a ShinyRestore runs: the Job's command, configuration and failure policy, the new
-//! instance's volume, and an instance held stopped.
+//! What a ShinyRestore runs: the Job's command, configuration and failure policy, the
+//! pre-flight check Job (no volume), the new instance's volume, and an instance held stopped.
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::EnvVar;
@@ -17,7 +17,7 @@ fn job_of(source: &ShinyDB) -> k8s_openapi::api::batch::v1::Job {
         owner: source.controller_owner_ref(&()).expect("owner"),
         source,
         instance: "db".into(),
-        claim: "data-db-0".into(),
+        claim: Some("data-db-0".into()),
         target_args: vec!["--target-time".into(), "2026-12-01T10:15:00Z".into()],
         deadline_seconds: 600,
     })
@@ -195,4 +195,38 @@ fn a_restored_instance_gets_the_sources_password_before_it_exists() {
         secret.data.expect("data")["password"].0,
         b"the-source-password"
     );
+}
+
+#[test]
+fn a_check_job_mounts_no_volume_and_writes_nothing() {
+    let source = fixture("backup.yaml");
+    let job = restore_job(&RestoreJob {
+        restore: "r1-check".into(),
+        namespace: "apps".into(),
+        owner: source.controller_owner_ref(&()).expect("owner"),
+        source: &source,
+        instance: "db".into(),
+        claim: None,
+        target_args: vec!["--latest".into()],
+        deadline_seconds: 600,
+    });
+    let pod = job.spec.expect("spec").template.spec.expect("pod");
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.args.clone().expect("args"),
+        [
+            "restore",
+            "--check",
+            "--report",
+            "/dev/termination-log",
+            "--latest"
+        ]
+    );
+    let volumes = pod.volumes.expect("volumes");
+    assert!(
+        volumes.iter().all(|v| v.persistent_volume_claim.is_none()),
+        "{volumes:?}"
+    );
+    let mounts = c.volume_mounts.clone().expect("mounts");
+    assert!(mounts.iter().all(|m| m.mount_path != "/data"), "{mounts:?}");
 }

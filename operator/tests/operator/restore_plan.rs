@@ -1,15 +1,18 @@
-//! A ShinyRestore's pure half: the target it asks for, the pre-flight refusals, the Job's
-//! report, the instance a restore into a new instance creates, and its deadline.
+//! A ShinyRestore's pure half: the target it asks for, the pre-flight refusals (and the
+//! volume's size against what the check found), the Job's report, the instance a restore into
+//! a new instance creates, and its deadline.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::json;
 use shinydb_operator::crd::{
     BackupStatus, RestoreMode, Restored, ShinyBackup, ShinyDB, ShinyDBStatus, ShinyRestore,
 };
 use shinydb_operator::restore::plan::{
-    Refusal, Report, World, check, new_instance, parse_report, past_deadline, target,
+    Refusal, Report, World, check, check_job_name, fits, new_instance, parse_report, past_deadline,
+    target,
 };
 
 fn restore(spec: serde_json::Value) -> ShinyRestore {
@@ -287,4 +290,27 @@ fn the_examples_are_restores_of_the_backup_example() {
     );
     assert!(in_place.safety_backup);
     assert_eq!(target(in_place, None).args, ["--latest"]);
+}
+
+#[test]
+fn a_volume_smaller_than_what_the_restore_writes_is_refused() {
+    let gi = Quantity("1Gi".into());
+    assert_eq!(fits(1 << 30, "data-db-0", &gi), Ok(()));
+    let refused = fits((1 << 30) + 1, "data-db-0", &gi).expect_err("too small");
+    assert_eq!(refused.reason(), "VolumeTooSmall");
+    let text = refused.to_string();
+    assert!(
+        text.contains("data-db-0") && text.contains("1Gi") && text.contains("1073741825"),
+        "{text}"
+    );
+    // Decimal units too; a size that does not parse is left to the Job.
+    assert!(fits(2_000_000_001, "c", &Quantity("2G".into())).is_err());
+    assert_eq!(fits(u64::MAX, "c", &Quantity("lots".into())), Ok(()));
+}
+
+#[test]
+fn the_check_job_is_named_after_the_restore_within_a_label_value() {
+    assert_eq!(check_job_name("r1"), "r1-check");
+    let long = "r".repeat(63);
+    assert_eq!(check_job_name(&long).len(), 63);
 }

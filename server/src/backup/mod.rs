@@ -34,5 +34,7 @@ pub use error::BackupError;
 pub use location::Location;
 pub use manifest::{Listing, ListingState, Manifest};
 pub use progress::Progress;
-pub use restore::{RestoreOptions, RestoreSummary, RestoreTarget, Verified, restore, verify};
+pub use restore::{
+    RestoreOptions, RestoreSummary, RestoreTarget, Verified, check, restore, verify,
+};
 pub use retention::{Pruned, delete};

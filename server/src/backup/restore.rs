@@ -124,6 +124,33 @@ pub async fn restore(
     Ok(summary)
 }
 
+/// What restoring `target` from `loc` would reach, found without writing anything: the base
+/// backup it starts from (its manifest read, its format checked) and the archive walked up to
+/// the target (every slice downloaded and checked, nothing applied). Fails as the restore
+/// would: no backup before the target, a gap in the archive, a target past its end, a
+/// corrupt slice. The summary's `bytes` is what the restore would write; its lineage is empty.
+pub async fn check(
+    loc: &Location,
+    target: &RestoreTarget,
+    options: &RestoreOptions,
+) -> Result<RestoreSummary, BackupError> {
+    let started = Instant::now();
+    let manifest = resolve(loc, target, options.lineage.as_deref()).await?;
+    let reached = match target {
+        RestoreTarget::Id(_) => Reached::base(&manifest),
+        _ => replay_archive(loc, &manifest, target, None, options.parallel).await?,
+    };
+    Ok(RestoreSummary {
+        id: manifest.id.clone(),
+        seq: reached.seq,
+        commit_time_ms: reached.commit_ms,
+        replayed: reached.replayed,
+        lineage: String::new(),
+        bytes: manifest.raw_bytes() + reached.bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// Builds the restored directory in `staging`: the base backup, the archive replayed on it,
 /// opened once, a new lineage. Returns where it ended and the lineage.
 async fn rebuild(
@@ -138,7 +165,7 @@ async fn rebuild(
     check_base(staging, manifest).await?;
     let reached = match target {
         RestoreTarget::Id(_) => Reached::base(manifest),
-        _ => replay_archive(loc, manifest, target, staging, parallel).await?,
+        _ => replay_archive(loc, manifest, target, Some(staging), parallel).await?,
     };
     if reached.replayed > 0 {
         check_opens(staging, &manifest.id, reached.seq).await?;
@@ -167,13 +194,14 @@ impl Reached {
     }
 }
 
-/// Replays the archive of the backup's lineage on the copy in `dir`, from the batch after the
-/// backup up to the target, checking that the archive is continuous up to it.
+/// Replays the archive of the backup's lineage on the copy in `dir` (`None`: only walks it),
+/// from the batch after the backup up to the target, checking that the archive is continuous
+/// up to it.
 async fn replay_archive(
     loc: &Location,
     manifest: &Manifest,
     target: &RestoreTarget,
-    dir: &Path,
+    dir: Option<&Path>,
     parallel: usize,
 ) -> Result<Reached, BackupError> {
     let mut reached = Reached::base(manifest);
@@ -202,12 +230,16 @@ async fn replay_archive(
     };
     let done = |reached: &Reached| matches!(target, RestoreTarget::Seq(n) if reached.seq >= *n);
 
-    let path = dir.to_path_buf();
-    let db = Arc::new(
-        tokio::task::spawn_blocking(move || Db::open(&path, Options::default()))
-            .await
-            .map_err(|e| task_failed(loc, &e))??,
-    );
+    let db = match dir {
+        Some(dir) => {
+            let path = dir.to_path_buf();
+            let db = tokio::task::spawn_blocking(move || Db::open(&path, Options::default()))
+                .await
+                .map_err(|e| task_failed(loc, &e))??;
+            Some(Arc::new(db))
+        }
+        None => None,
+    };
     let mut passed = done(&reached);
     let mut slices = futures::stream::iter(run)
         .map(|s| async move { s.fetch(loc, lineage).await })
@@ -226,22 +258,26 @@ async fn replay_archive(
             reached.replayed += apply.len() as u64;
             reached.bytes += apply.iter().map(|r| r.to_bytes().len() as u64).sum::<u64>();
         }
-        let db = Arc::clone(&db);
-        tokio::task::spawn_blocking(move || {
-            apply.iter().try_for_each(|r| db.apply_log(r).map(drop))
-        })
-        .await
-        .map_err(|e| task_failed(loc, &e))??;
+        if let Some(db) = &db {
+            let db = Arc::clone(db);
+            tokio::task::spawn_blocking(move || {
+                apply.iter().try_for_each(|r| db.apply_log(r).map(drop))
+            })
+            .await
+            .map_err(|e| task_failed(loc, &e))??;
+        }
         passed = passed || done(&reached);
     }
     drop(slices);
-    let db = Arc::into_inner(db).ok_or_else(|| BackupError::Mismatch {
-        id: manifest.id.clone(),
-        reason: "the replayed copy is still in use".into(),
-    })?;
-    tokio::task::spawn_blocking(move || db.close())
-        .await
-        .map_err(|e| task_failed(loc, &e))??;
+    if let Some(db) = db {
+        let db = Arc::into_inner(db).ok_or_else(|| BackupError::Mismatch {
+            id: manifest.id.clone(),
+            reason: "the replayed copy is still in use".into(),
+        })?;
+        tokio::task::spawn_blocking(move || db.close())
+            .await
+            .map_err(|e| task_failed(loc, &e))??;
+    }
 
     match (target, passed, gap) {
         (RestoreTarget::Latest, _, Some((from, to))) => {

@@ -263,6 +263,55 @@ async fn a_gap_in_the_archive_is_refused_naming_the_missing_batches() {
         err.contains(&format!("has no batches {} to {last}", ends[0] + 1)),
         "{err}"
     );
+    // `--check` finds the same without writing anything, and reports what a restore up to
+    // the gap would write.
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let config = config_file(scratch.path(), &yaml(bucket.path()));
+    let data = scratch.path().join("data");
+    let report = scratch.path().join("report.json");
+    let report_arg = report.to_str().expect("a UTF-8 path");
+    let out = restore(
+        &config,
+        &data,
+        &[
+            "--check",
+            "--report",
+            report_arg,
+            "--target-seq",
+            &ends[2].to_string(),
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("a report")).expect("JSON");
+    assert_eq!(json["reason"], "ArchiveGap", "{json}");
+    let out = restore(
+        &config,
+        &data,
+        &[
+            "--check",
+            "--report",
+            report_arg,
+            "--target-seq",
+            &ends[0].to_string(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("restorable"),
+        "{}",
+        text(&out.stdout)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("a report")).expect("JSON");
+    assert!(
+        json["ok"] == true && json["seq"] == ends[0] && json["replayed"].as_u64() >= Some(1),
+        "{json}"
+    );
+    assert!(json["bytes"].as_u64().is_some_and(|b| b > 0), "{json}");
+    assert!(!data.exists(), "a check wrote {}", data.display());
     // Up to the gap is still reachable.
     assert_eq!(
         restored_ids(
