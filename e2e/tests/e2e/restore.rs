@@ -18,7 +18,9 @@
 //!   ShinyBackup per complete backup);
 //! - an every-minute restore drill passes (the newest backup restored into a throwaway
 //!   instance serves the manifest's counts), records its recovery time, and the throwaway
-//!   instance, its volume and its ShinyRestore are deleted.
+//!   instance, its volume and its ShinyRestore are deleted;
+//! - a ShinyBackup given the opt-in finalizer `shinydb.io/delete-objects` and deleted takes
+//!   its backup's objects out of the bucket.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -27,7 +29,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::Api;
 use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    PostParams,
 };
 use serde_json::{Value, json};
 use shinydb_e2e::s3::S3Server;
@@ -363,8 +366,48 @@ pub(crate) async fn journey_restores(cluster: &Cluster) -> Result<Duration> {
         drill["recoverySeconds"],
         start.elapsed()
     ));
+    deleted_with_objects(&ns, &s3).await?;
+    say(format!(
+        "  restores: a ShinyBackup deleted with its objects after {:?}",
+        start.elapsed()
+    ));
     ns.delete().await?;
     Ok(start.elapsed())
+}
+
+/// A ShinyBackup given the finalizer `shinydb.io/delete-objects`, then deleted: its backup
+/// leaves the bucket before the ShinyBackup goes (without the finalizer, the inventory step
+/// showed the objects stay).
+async fn deleted_with_objects(ns: &TestNamespace, s3: &S3Server) -> Result<()> {
+    let doomed = backup(ns, "doomed", "src").await?;
+    check(field(&doomed, "phase") == "Completed", || {
+        format!("doomed: {doomed}")
+    })?;
+    let id = field(&doomed, "backupId").to_string();
+    let manifest = format!("base/{id}/MANIFEST.json");
+    let keys = s3.keys().await?;
+    check(keys.iter().any(|k| k.ends_with(&manifest)), || {
+        format!("no {manifest} among {keys:?}")
+    })?;
+    let api = crate::backup::shinybackups(ns);
+    let finalizer = json!({"metadata": {"finalizers": ["shinydb.io/delete-objects"]}});
+    api.patch("doomed", &PatchParams::default(), &Patch::Merge(&finalizer))
+        .await?;
+    api.delete("doomed", &DeleteParams::default()).await?;
+    wait_until("ShinyBackup doomed to go", 2 * MINUTE, || {
+        let api = api.clone();
+        async move { Ok(api.get_opt("doomed").await?.is_none().then_some(())) }
+    })
+    .await?;
+    let keys = s3.keys().await?;
+    let prefix = format!("base/{id}/");
+    check(!keys.iter().any(|k| k.contains(&prefix)), || {
+        format!("objects of {id} left after their ShinyBackup: {keys:?}")
+    })?;
+    let events = events_of(ns, "doomed").await?;
+    check(events.iter().any(|e| e == "BackupObjectsDeleted"), || {
+        format!("events of doomed: {events:?}")
+    })
 }
 
 /// A new ShinyDB `boot` made with `spec.bootstrap.restore` from `src`'s store to `target`:

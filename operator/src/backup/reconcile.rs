@@ -7,7 +7,9 @@
 //!   still runs this backup → wait; its manifest is listed → `Completed`; neither → `Failed`
 //!   (`Interrupted`). A server silent for [`SILENCE_LIMIT`] fails it too;
 //! - `Completed`, `Failed`: nothing more; nor for a ShinyBackup the inventory made from the
-//!   store (labelled `shinydb.io/discovered`).
+//!   store (labelled `shinydb.io/discovered`);
+//! - deleted with the finalizer `shinydb.io/delete-objects` (and not `Running`): its objects
+//!   are deleted from the store first ([`super::deletion`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use shinydb_client::proto::BackupSummary;
 use tracing::{info, instrument, warn};
 
 use super::connect::admin_client;
+use super::deletion::{awaits_deletion, delete_objects};
 use super::outcome::{Outcome, of_create_error};
 use crate::build::Names;
 use crate::controller::{Context, DISCOVERED_LABEL, write_status_of};
@@ -47,6 +50,10 @@ fn key(backup: &ShinyBackup) -> (String, String) {
 #[instrument(skip_all, fields(namespace = backup.namespace().unwrap_or_default(), name = backup.name_any()))]
 pub async fn reconcile(backup: Arc<ShinyBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     let status = backup.status.clone().unwrap_or_default();
+    if awaits_deletion(&backup) && status.phase != Some(BackupPhase::Running) {
+        // Running: followed to its end first, so that its objects can go too.
+        return delete_objects(&backup, &ctx).await;
+    }
     let discovered = backup.labels().contains_key(DISCOVERED_LABEL);
     if discovered
         || matches!(

@@ -6,6 +6,7 @@
 )]
 
 mod backup_conditions;
+mod backup_deletion;
 mod backup_follow;
 mod backup_settings;
 mod bootstrap;

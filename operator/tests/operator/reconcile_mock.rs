@@ -64,6 +64,13 @@ impl Fake {
                         .get(parent)
                         .map_or_else(|| json!({"version": "0.1.0"}), |o| o["spec"].clone());
                 } else {
+                    // Onto what is stored, as a merge patch (an apply of a whole object
+                    // leaves the whole object).
+                    if let Some(existing) = self.objects.get(&path) {
+                        let mut merged = existing.clone();
+                        merge(&mut merged, &stored);
+                        stored = merged;
+                    }
                     self.objects.insert(path, stored.clone());
                 }
                 (StatusCode::OK, stored)
@@ -85,6 +92,23 @@ impl Fake {
 
     pub(crate) fn requests(&self, method: Method) -> Vec<&(Method, String, Value)> {
         self.log.iter().filter(|(m, _, _)| *m == method).collect()
+    }
+}
+
+/// JSON merge patch (RFC 7386) of `patch` onto `target`: objects merge, `null` removes,
+/// anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
     }
 }
 
