@@ -127,7 +127,8 @@ impl S3Server {
         format!("http://{}", self.addr)
     }
 
-    /// Every object key in the server, from moto's own (unsigned) state API.
+    /// Every object key the server has held, from moto's own (unsigned) state API: its
+    /// record of keys, which keeps deleted and overwritten ones too (see [`S3Server::exists`]).
     pub async fn keys(&self) -> Result<Vec<String>> {
         let out = self
             .request(&format!(
@@ -162,6 +163,27 @@ impl S3Server {
         .map(|_| ())
     }
 
+    /// Whether `bucket` holds object `key` now (a GET with a made-up signature, which a server
+    /// started with [`S3Server::start_unchecked`] answers).
+    pub async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
+        let out = self
+            .exchange(&format!(
+                "GET /{bucket}/{key} HTTP/1.1\r\nHost: {}\r\n\
+                 Authorization: AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n",
+                self.addr, self.access_key_id
+            ))
+            .await?;
+        match out.split(' ').nth(1) {
+            Some("200") => Ok(true),
+            Some("404") => Ok(false),
+            _ => Err(Error::Check(format!(
+                "moto: GET /{bucket}/{key}: {}",
+                out.lines().next().unwrap_or_default()
+            ))),
+        }
+    }
+
     async fn iam(&self, action: &str) -> Result<String> {
         let body = format!("Action={action}&Version=2010-05-08");
         self.request(&format!(
@@ -174,14 +196,20 @@ impl S3Server {
         .await
     }
 
-    /// Sends one HTTP/1.1 request; the whole response, which must be a 200.
-    async fn request(&self, request: &str) -> Result<String> {
+    /// Sends one HTTP/1.1 request; the whole response, whatever its status.
+    async fn exchange(&self, request: &str) -> Result<String> {
         let mut s = TcpStream::connect(&self.addr).await?;
         s.write_all(request.as_bytes()).await?;
         let mut out = String::new();
         tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut out))
             .await
             .map_err(|_| Error::Check(format!("moto did not answer {request:?} within 30 s")))??;
+        Ok(out)
+    }
+
+    /// Sends one HTTP/1.1 request; the whole response, which must be a 200.
+    async fn request(&self, request: &str) -> Result<String> {
+        let out = self.exchange(request).await?;
         if !(out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")) {
             let first = request.lines().next().unwrap_or_default();
             return Err(Error::Check(format!("moto: {first}: {out}")));

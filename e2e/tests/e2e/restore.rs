@@ -384,11 +384,13 @@ async fn deleted_with_objects(ns: &TestNamespace, s3: &S3Server) -> Result<()> {
         format!("doomed: {doomed}")
     })?;
     let id = field(&doomed, "backupId").to_string();
-    let manifest = format!("base/{id}/MANIFEST.json");
-    let keys = s3.keys().await?;
-    check(keys.iter().any(|k| k.ends_with(&manifest)), || {
-        format!("no {manifest} among {keys:?}")
-    })?;
+    let manifest = format!("{}/base/{id}/MANIFEST.json", ns.name());
+    let chunk = format!("{}/base/{id}/data.db.0.zst", ns.name());
+    for key in [&manifest, &chunk] {
+        check(s3.exists(BUCKET, key).await?, || {
+            format!("no {key} in the bucket")
+        })?;
+    }
     let api = crate::backup::shinybackups(ns);
     let finalizer = json!({"metadata": {"finalizers": ["shinydb.io/delete-objects"]}});
     api.patch("doomed", &PatchParams::default(), &Patch::Merge(&finalizer))
@@ -399,11 +401,11 @@ async fn deleted_with_objects(ns: &TestNamespace, s3: &S3Server) -> Result<()> {
         async move { Ok(api.get_opt("doomed").await?.is_none().then_some(())) }
     })
     .await?;
-    let keys = s3.keys().await?;
-    let prefix = format!("base/{id}/");
-    check(!keys.iter().any(|k| k.contains(&prefix)), || {
-        format!("objects of {id} left after their ShinyBackup: {keys:?}")
-    })?;
+    for key in [&manifest, &chunk] {
+        check(!s3.exists(BUCKET, key).await?, || {
+            format!("{key} left after its ShinyBackup")
+        })?;
+    }
     let events = events_of(ns, "doomed").await?;
     check(events.iter().any(|e| e == "BackupObjectsDeleted"), || {
         format!("events of doomed: {events:?}")
