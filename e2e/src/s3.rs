@@ -196,15 +196,16 @@ impl S3Server {
         .await
     }
 
-    /// Sends one HTTP/1.1 request; the whole response, whatever its status.
+    /// Sends one HTTP/1.1 request; the whole response, whatever its status (a binary body
+    /// read lossily: callers look at the status line or a JSON body).
     async fn exchange(&self, request: &str) -> Result<String> {
         let mut s = TcpStream::connect(&self.addr).await?;
         s.write_all(request.as_bytes()).await?;
-        let mut out = String::new();
-        tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut out))
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out))
             .await
             .map_err(|_| Error::Check(format!("moto did not answer {request:?} within 30 s")))??;
-        Ok(out)
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// Sends one HTTP/1.1 request; the whole response, which must be a 200.
