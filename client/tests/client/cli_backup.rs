@@ -5,7 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{admin_cli, server, server_with};
+use crate::common::{Server, admin_cli, server, server_with};
+
+/// `shinydb ARGS` as admin, which must succeed: its output.
+fn ok(s: &Server, args: &[&str]) -> String {
+    let (code, out, err) = admin_cli(s, args);
+    assert_eq!(code, 0, "shinydb {args:?}: {err}");
+    out
+}
 
 #[test]
 fn backups_are_created_and_listed() {
@@ -14,11 +21,7 @@ fn backups_are_created_and_listed() {
         "backup:\n  store: file://{}\n",
         bucket.path().display()
     ));
-    let ok = |args: &[&str]| {
-        let (code, out, err) = admin_cli(&s, args);
-        assert_eq!(code, 0, "shinydb {args:?}: {err}");
-        out
-    };
+    let ok = |args: &[&str]| ok(&s, args);
     ok(&["space", "create", "app"]);
     ok(&["store", "create", "app.items"]);
     ok(&["query", "app.items.insert({n: 1})"]);
@@ -85,11 +88,7 @@ fn without_wait_a_backup_completes_after_the_command_returns() {
         "backup:\n  store: file://{}\n  max_upload_rate: 64KiB\n",
         bucket.path().display()
     ));
-    let ok = |args: &[&str]| {
-        let (code, out, err) = admin_cli(&s, args);
-        assert_eq!(code, 0, "shinydb {args:?}: {err}");
-        out
-    };
+    let ok = |args: &[&str]| ok(&s, args);
     ok(&["space", "create", "app"]);
     ok(&["store", "create", "app.blobs"]);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

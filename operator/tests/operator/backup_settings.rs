@@ -19,7 +19,8 @@ fn fixture() -> ShinyDB {
     serde_yaml_ng::from_str(&text).expect("fixture is a ShinyDB")
 }
 
-fn secret(name: &str, keys: &[&str]) -> Secret {
+/// Secret `name` holding `keys` (each with a placeholder value).
+pub(crate) fn secret(name: &str, keys: &[&str]) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.into()),

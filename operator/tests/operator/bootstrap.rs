@@ -5,10 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
-use kube::api::ObjectMeta;
 use shinydb_operator::build::{self, Names, Observed, RestoreJob, restore_job};
 use shinydb_operator::controller::bootstrap_source;
 use shinydb_operator::crd::{BootstrapPhase, BootstrapStatus, Phase, ShinyDB};
@@ -16,22 +13,8 @@ use shinydb_operator::restore::plan;
 use shinydb_operator::status::{Inputs, compute};
 use shinydb_operator::validate::{Referenced, validate};
 
+use super::backup_settings::secret;
 use super::build::fixture;
-
-fn secret(name: &str, keys: &[&str]) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        data: Some(
-            keys.iter()
-                .map(|k| ((*k).to_string(), ByteString(b"value".to_vec())))
-                .collect(),
-        ),
-        ..Secret::default()
-    }
-}
 
 fn referenced() -> Referenced {
     Referenced {

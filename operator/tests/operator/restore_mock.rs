@@ -120,6 +120,17 @@ async fn applied_replicas_with(
     (sts["spec"]["replicas"].clone(), status["status"].clone())
 }
 
+/// The `Ready` condition of a ShinyDB status (JSON).
+fn ready(status: &serde_json::Value) -> serde_json::Value {
+    status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .expect("Ready")
+        .clone()
+}
+
 async fn applied_replicas(restore_phase: &str) -> (serde_json::Value, serde_json::Value) {
     applied_replicas_with(Some(restore_phase), Vec::new()).await
 }
@@ -128,13 +139,7 @@ async fn applied_replicas(restore_phase: &str) -> (serde_json::Value, serde_json
 async fn an_unfinished_in_place_restore_holds_its_instance_at_zero_pods() {
     let (replicas, status) = applied_replicas("Running").await;
     assert_eq!(replicas, 0);
-    let ready = status["conditions"]
-        .as_array()
-        .expect("conditions")
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .expect("Ready")
-        .clone();
+    let ready = ready(&status);
     assert_eq!(ready["reason"], "RestoreInProgress");
     assert!(
         ready["message"].as_str().is_some_and(|m| m.contains("r1")),
@@ -154,13 +159,7 @@ async fn a_deleted_restore_holds_its_instance_until_its_jobs_pod_is_gone() {
     // server must not start on the volume that pod still writes.
     let (replicas, status) = applied_replicas_with(None, vec![restore_pod("Running")]).await;
     assert_eq!(replicas, 0);
-    let ready = status["conditions"]
-        .as_array()
-        .expect("conditions")
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .expect("Ready")
-        .clone();
+    let ready = ready(&status);
     assert!(
         ready["message"]
             .as_str()

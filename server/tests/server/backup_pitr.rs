@@ -270,42 +270,24 @@ async fn a_gap_in_the_archive_is_refused_naming_the_missing_batches() {
     let data = scratch.path().join("data");
     let report = scratch.path().join("report.json");
     let report_arg = report.to_str().expect("a UTF-8 path");
-    let out = restore(
-        &config,
-        &data,
-        &[
-            "--check",
-            "--report",
-            report_arg,
-            "--target-seq",
-            &ends[2].to_string(),
-        ],
-        &[],
-    );
+    let check = |seq: u64| {
+        let seq = seq.to_string();
+        let args = ["--check", "--report", report_arg, "--target-seq", &seq];
+        let out = restore(&config, &data, &args, &[]);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).expect("a report")).expect("JSON");
+        (out, json)
+    };
+    let (out, json) = check(ends[2]);
     assert!(!out.status.success());
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("a report")).expect("JSON");
     assert_eq!(json["reason"], "ArchiveGap", "{json}");
-    let out = restore(
-        &config,
-        &data,
-        &[
-            "--check",
-            "--report",
-            report_arg,
-            "--target-seq",
-            &ends[0].to_string(),
-        ],
-        &[],
-    );
+    let (out, json) = check(ends[0]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("restorable"),
         "{}",
         text(&out.stdout)
     );
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("a report")).expect("JSON");
     assert!(
         json["ok"] == true && json["seq"] == ends[0] && json["replayed"].as_u64() >= Some(1),
         "{json}"
